@@ -1,0 +1,198 @@
+#!/usr/bin/env python3
+"""engage-web's one entry point for building, running and testing the project.
+
+    python3 build.py demo     build dist/ and serve the demo with the bundled emulator
+    python3 build.py test     install what the tests need and run the whole suite
+    python3 build.py build    assemble dist/ (pinned Pyodide + PyScript, engine, pages)
+    python3 build.py bench    run the side-by-side benchmarks and print figures and ratios
+
+Every command first makes sure the project's own environment exists: a virtual environment at
+``.venv`` with the pinned Python packages, the pinned npm runtime in ``node_modules`` (installed
+from ``package-lock.json``), and for browser work the system Chromium (``/usr/bin/chromium``,
+Debian package ``chromium``). Each step is skipped when its inputs have not changed since it last
+ran, so repeated runs start at once. Nothing is downloaded at run time besides packages from the
+registries; no browser is ever downloaded.
+
+This file runs under any Python >= 3.11 with the stdlib only; once ``.venv`` is ready it re-runs
+itself inside it, so the commands below may import the installed packages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+VENV_PYTHON = VENV / "bin" / "python"
+CHROMIUM = Path("/usr/bin/chromium")
+IN_VENV_FLAG = "ENGAGE_WEB_BUILD_IN_VENV"
+
+
+def step(message: str) -> None:
+    """Print one progress line, so long installs never look stuck."""
+    print(f"[build] {message}", flush=True)
+
+
+def run(cmd: list[str], **kwargs) -> None:
+    """Run a command from the project root, echoing it; stop the build if it fails."""
+    step("$ " + " ".join(str(c) for c in cmd))
+    result = subprocess.run(cmd, cwd=kwargs.pop("cwd", ROOT), **kwargs)
+    if result.returncode:
+        sys.exit(f"[build] failed ({result.returncode}): {' '.join(str(c) for c in cmd)}")
+
+
+def _fingerprint(*paths: Path) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.read_bytes() if path.exists() else b"-")
+    return digest.hexdigest()
+
+
+def _up_to_date(stamp: Path, fingerprint: str) -> bool:
+    return stamp.exists() and stamp.read_text() == fingerprint
+
+
+# -- environment -------------------------------------------------------------------------------
+
+
+def ensure_venv() -> None:
+    """Create ``.venv`` and install the project with its pinned dev extras when they changed."""
+    if not VENV_PYTHON.exists():
+        step("creating the virtual environment .venv")
+        run([sys.executable, "-m", "venv", str(VENV)])
+    stamp = VENV / ".engage-web-installed"
+    fingerprint = _fingerprint(ROOT / "pyproject.toml")
+    if _up_to_date(stamp, fingerprint):
+        return
+    step("installing Python packages into .venv (pinned in pyproject.toml)")
+    run([str(VENV_PYTHON), "-m", "pip", "install", "--quiet", "-e", ".[dev]"])
+    stamp.write_text(fingerprint)
+
+
+def reexec_in_venv() -> None:
+    """Run this same command again with the venv's interpreter (once)."""
+    if os.environ.get(IN_VENV_FLAG) == "1":
+        return
+    ensure_venv()
+    env = dict(os.environ, **{IN_VENV_FLAG: "1"})
+    os.execve(str(VENV_PYTHON), [str(VENV_PYTHON), str(ROOT / "build.py"), *sys.argv[1:]], env)
+
+
+def ensure_node_modules() -> None:
+    """Install the pinned npm runtime (Pyodide, PyScript) from package-lock.json when it changed."""
+    lock = ROOT / "package-lock.json"
+    if not lock.exists():
+        return
+    stamp = ROOT / "node_modules" / ".engage-web-installed"
+    fingerprint = _fingerprint(lock)
+    if _up_to_date(stamp, fingerprint):
+        return
+    if shutil.which("npm") is None:
+        sys.exit("[build] npm is needed to install the pinned Pyodide/PyScript runtime")
+    step("installing the pinned browser runtime from package-lock.json (npm ci)")
+    run(["npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts"])
+    stamp.write_text(fingerprint)
+
+
+def ensure_chromium() -> None:
+    """Install Debian's Chromium through the system package manager when it is missing."""
+    if CHROMIUM.exists():
+        return
+    step("installing Chromium from the system package manager (Debian package 'chromium')")
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    if sudo and shutil.which("sudo") is None:
+        sys.exit("[build] /usr/bin/chromium is missing: install the Debian package 'chromium'")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    run([*sudo, "apt-get", "update", "-qq"], env=env)
+    run([*sudo, "apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"], env=env)
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+
+def cmd_build(args: argparse.Namespace) -> None:
+    """Assemble dist/: the pinned runtime, the engine bundle, the facade and the pages."""
+    ensure_node_modules()
+    from tools import dist
+
+    started = time.monotonic()
+    dist.build(ROOT, cdn=getattr(args, "cdn", None))
+    step(f"dist/ ready in {time.monotonic() - started:.1f} s")
+
+
+def cmd_test(args: argparse.Namespace) -> None:
+    """Install what the tests need, build dist/, and run the whole suite (browser tests included)."""
+    ensure_chromium()
+    cmd_build(args)
+    pytest_args = list(args.pytest_args)
+    env = dict(os.environ)
+    if args.deep:
+        env["ENGAGE_WEB_DEEP"] = "1"
+    else:
+        pytest_args = ["-m", "not deep", *pytest_args]
+    step("running the test suite")
+    result = subprocess.run([sys.executable, "-m", "pytest", *pytest_args], cwd=ROOT, env=env)
+    sys.exit(result.returncode)
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    """Build dist/, then serve it and the emulator on one loopback origin."""
+    cmd_build(args)
+    from tools import devserver
+
+    devserver.serve(ROOT, host=args.host, port=args.port)
+
+
+def cmd_bench(args: argparse.Namespace) -> None:
+    """Run the benchmarks side by side with their baselines; print a table, write JSON."""
+    ensure_chromium()
+    cmd_build(args)
+    from tools import bench
+
+    bench.main(ROOT, runs=args.runs, out=args.out)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python3 build.py",
+        description="Build, demo, test and benchmark engage-web. Installs what it needs first.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    build = commands.add_parser("build", help="assemble dist/ from the pinned runtime")
+    build.add_argument(
+        "--cdn", metavar="URL",
+        help="point the runtime at a CDN base URL instead of self-hosting (off by default)",
+    )
+    build.set_defaults(func=cmd_build)
+
+    demo = commands.add_parser("demo", help="build, then serve the demo and the emulator")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.set_defaults(func=cmd_demo)
+
+    test = commands.add_parser("test", help="run the whole test suite (browser tests included)")
+    test.add_argument("--deep", action="store_true", help="also run the deep fuzzing profiles")
+    test.add_argument("pytest_args", nargs=argparse.REMAINDER, help="extra arguments for pytest")
+    test.set_defaults(func=cmd_test)
+
+    bench = commands.add_parser("bench", help="run the benchmarks and print figures and ratios")
+    bench.add_argument("--runs", type=int, default=5, help="runs per variant (default 5)")
+    bench.add_argument("--out", default="bench-results/latest.json", help="where to write JSON")
+    bench.set_defaults(func=cmd_bench)
+
+    args = parser.parse_args(argv)
+    reexec_in_venv()
+    sys.path.insert(0, str(ROOT))
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()
