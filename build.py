@@ -128,7 +128,7 @@ def cmd_build(args: argparse.Namespace) -> None:
 
 
 def cmd_test(args: argparse.Namespace) -> None:
-    """Install what the tests need, build dist/, and run the whole suite (browser tests included)."""
+    """Install what the tests need, build dist/, run the whole suite (browser tests included)."""
     ensure_chromium()
     cmd_build(args)
     pytest_args = list(args.pytest_args)

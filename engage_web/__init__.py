@@ -5,6 +5,7 @@ Placeholder: the public names are filled in by the engine work.
 
 from .errors import (
     AttemptTimeout,
+    ConfigError,
     EngageError,
     FieldError,
     NetworkError,
@@ -15,6 +16,7 @@ from .transport import HttpRequest, HttpResponse, Transport
 
 __all__ = [
     "AttemptTimeout",
+    "ConfigError",
     "EngageError",
     "FieldError",
     "HttpRequest",

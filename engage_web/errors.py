@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "AttemptTimeout",
+    "ConfigError",
     "EngageError",
     "FieldError",
     "NetworkError",
@@ -91,6 +92,24 @@ class RequestError(EngageError, ValueError):
         }
 
 
+class ConfigError(EngageError, ValueError):
+    """A bad configuration value (``ChatApi`` options, retry options, scenario files).
+
+    ``option`` names the offending option, e.g. ``"retry.attempt_timeout"``; the message names the
+    allowed values and what was received.
+
+    Example::
+
+        >>> str(ConfigError("endpoint", "must be an http(s) URL; got 'ftp://x'"))
+        "endpoint: must be an http(s) URL; got 'ftp://x'"
+    """
+
+    def __init__(self, option: str, message: str) -> None:
+        self.option = option
+        self.message = message
+        super().__init__(f"{option}: {message}")
+
+
 class TransportError(EngageError, OSError):
     """One HTTP exchange failed without an HTTP answer. Raised by transports, not by the engine.
 
@@ -107,7 +126,7 @@ class NetworkError(TransportError):
 
 
 class AttemptTimeout(TransportError):
-    """No answer within the per-attempt timeout (seconds in ``timeout``); the request was aborted."""
+    """No answer within the per-attempt timeout (``timeout`` seconds); the request was aborted."""
 
     reason = "timeout"
 

@@ -2,7 +2,7 @@
 
 A transport is any async callable ``transport(request, timeout) -> HttpResponse``. It sends the
 request once, never retries, and either returns the server's answer (any status code, 4xx and 5xx
-included) or raises :class:`~engage_web.errors.NetworkError` / :class:`~engage_web.errors.AttemptTimeout`.
+included) or raises ``NetworkError`` / ``AttemptTimeout`` (``engage_web.errors``).
 Cancelling the awaiting task aborts the exchange. Retrying, classifying and timing are the
 engine's job (``engage_web.retry``, ``engage_web.engine``), so the same engine runs over
 ``pyfetch`` in the browser, over the stdlib in CPython, and over a fake in tests::

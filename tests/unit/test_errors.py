@@ -16,5 +16,6 @@ def test_transport_errors_are_oserrors_with_a_reason():
     assert isinstance(NetworkError("refused"), OSError)
     assert NetworkError("x").reason == "network"
     timeout = AttemptTimeout(2.5)
-    assert (timeout.reason, timeout.timeout, str(timeout)) == ("timeout", 2.5, "no answer within 2.5 s")
+    assert (timeout.reason, timeout.timeout) == ("timeout", 2.5)
+    assert str(timeout) == "no answer within 2.5 s"
     assert isinstance(timeout, TransportError)
