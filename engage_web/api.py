@@ -1,0 +1,564 @@
+"""``ChatApi``: the public face of the engine, for PyScript pages, the JS facade and CPython.
+
+It validates the request, drives a :class:`~engage_web.engine.Check` over the injected transport
+and clock, keeps the visitor session, and hands exactly one outcome per call to the caller and to
+every ``onEngagement`` binding. It never raises for server, network or validation trouble: those
+become ``{"status": "Error", "error": {...}}`` outcomes (``contract.md``)::
+
+    import asyncio
+    from engage_web.api import ChatApi
+
+    async def main():
+        async with ChatApi("http://127.0.0.1:8765", "demo", on_engagement=print) as api:
+            outcome = await api.get_engagement({"consumerSections": ["Support"]})
+            if outcome["status"] == "Available":
+                await api.report([{"type": "impDisplay", "campaign": 1, "engId": 2,
+                                   "revision": 3}])
+
+    asyncio.run(main())
+
+Sessions. ``vid``/``sid`` given in the params win for that call; otherwise the stored session is
+sent. The ids of every answer are stored (a 201 replaces them) and ``api.session`` shows them.
+Overlapping calls: while no session is established (no stored ``sid``), the first call opens
+one and later calls wait for its first answer, then send its ids; if that call ends without
+ids, the next waiting call opens the session instead. So N simultaneous checks on a fresh page
+create one session, not N. The deadline of a waiting call counts from its first attempt.
+
+Cancellation. ``api.cancel()`` (and ``close()``, and leaving ``async with``) stops every pending
+call at once: waits and exchanges in flight are cancelled (no timer is left behind) and each call
+returns a ``cancelled`` Error outcome, also given to ``onEngagement``. If the task awaiting
+``get_engagement`` is itself cancelled, the cancelled outcome still goes to the callbacks, then
+``CancelledError`` propagates as asyncio expects.
+
+Reports (``await api.report(attributes)``) go to the current session, retry transient failures
+with the same policy (no NotAvailable re-checks, no ``onRetry``, no ``onEngagement``), and return
+``{"status": "Reported", "delivered": True, ...}`` or an Error outcome with ``"delivered": False``.
+
+Watching (``api.watch(params)``, kiosks): re-checks on a ``WatchPolicy`` schedule and fires
+``onEngagement`` only when the outcome changes (``engage_web.watch``).
+
+Robustness. A transport that returns something other than an ``HttpResponse``, raises an
+unexpected exception, or aborts by itself (a stray ``CancelledError``) counts as a network
+failure and is retried. A failing session store is logged and treated as "no session". Should
+the engine itself have a bug, the call still ends with one Error outcome, code ``"internal"``,
+and the traceback goes to the ``engage_web`` logger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random as _random
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from .clock import AsyncioClock, Clock
+from .engine import (
+    AnswerReceived,
+    Cancel,
+    Check,
+    Finish,
+    Send,
+    Start,
+    TimerFired,
+    TransportFailed,
+    Wait,
+)
+from .errors import ConfigError, NetworkError, RequestError
+from .events import EventBindings
+from .outcome import classify_report, error_outcome
+from .retry import RetryPolicy
+from .session import MemorySessionStore, Session, SessionStore
+from .transport import HttpResponse, Transport
+from .validation import validate_account_id, validate_report, validate_request
+from .watch import Watcher, WatchPolicy
+from .wire import engagement_request, report_request
+
+__all__ = ["ChatApi", "default_transport"]
+
+logger = logging.getLogger("engage_web")
+
+
+def default_transport() -> Transport:
+    """The platform's transport: ``pyfetch`` in Pyodide, the stdlib in CPython (imported lazily).
+
+    The engine imports neither module; only a ``ChatApi`` without a ``transport`` calls this,
+    at its first exchange.
+    """
+    if sys.platform == "emscripten":
+        from engage_web.browser.pyfetch_transport import pyfetch_transport
+
+        return pyfetch_transport
+    from engage_web.stdlib_transport import stdlib_transport
+
+    return stdlib_transport
+
+
+@dataclass(eq=False)
+class _Call:
+    """Book-keeping for one pending call (so ``cancel`` can reach it)."""
+
+    kind: str
+    check: Check | None = None
+    task: asyncio.Task[dict[str, Any]] | None = None
+    cancel_message: str | None = None
+    holds_session_gate: asyncio.Event | None = None
+
+
+class ChatApi:
+    """The engagement check for one account on one endpoint. See the module docstring.
+
+    ``retry`` is a :class:`RetryPolicy`, a preset name or a mapping of options
+    (``RetryPolicy.from_dict``); ``random`` a ``() -> float`` in [0, 1) (or a ``random.Random``)
+    used for backoff jitter. Bad configuration raises :class:`ConfigError` here, up front::
+
+        >>> try:
+        ...     ChatApi("ftp://x", "demo")
+        ... except ConfigError as exc:
+        ...     print(exc.option, "|", exc.message[:34])
+        endpoint | must be an http:// or https:// URL
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        account_id: str,
+        *,
+        on_engagement: Any = None,
+        on_retry: Any = None,
+        retry: RetryPolicy | str | Mapping[str, Any] | None = None,
+        transport: Transport | None = None,
+        clock: Clock | None = None,
+        session_store: SessionStore | None = None,
+        random: Callable[[], float] | _random.Random | None = None,
+    ) -> None:
+        self.endpoint = _check_endpoint(endpoint)
+        self.account_id = _check_account_id(account_id)
+        self.policy = _check_policy(retry)
+        self.events = EventBindings()
+        if on_engagement is not None:
+            self.events.bind("onEngagement", on_engagement)
+        if on_retry is not None:
+            self.events.bind("onRetry", on_retry)
+        if transport is not None and not callable(transport):
+            raise ConfigError(
+                "transport", f"must be an async callable (request, timeout); got {transport!r}"
+            )
+        self._transport = transport
+        self.clock: Clock = _check_has(clock, "clock", ("monotonic", "time", "sleep")) or (
+            AsyncioClock()
+        )
+        self._store: SessionStore = (
+            _check_has(session_store, "session_store", ("load", "save")) or MemorySessionStore()
+        )
+        self._rand = _random_source(random)
+        self.page_id: str | None = None
+        self._calls: set[_Call] = set()
+        self._session_gate: asyncio.Event | None = None
+        self._watcher: Watcher | None = None
+        self._closed = False
+
+    # -- configuration -------------------------------------------------------------------------
+
+    def bind(self, event: str, binding: Any) -> None:
+        """Bind a function, ``{callback, context}`` or a list to ``onEngagement``/``onRetry``.
+
+        >>> ChatApi("http://h", "demo").bind("on_engagement", print)
+        """
+        self.events.bind(event, binding)
+
+    def unbind(self, event: str, binding: Any = None) -> int:
+        """Remove a binding (every binding of ``event`` when ``None``); returns how many went."""
+        return self.events.unbind(event, binding)
+
+    @property
+    def session(self) -> Session | None:
+        """The current visitor session (``None`` before the first answer, or if storage fails)."""
+        try:
+            return self._store.load()
+        except Exception:
+            logger.exception("the session store failed to load")
+            return None
+
+    @property
+    def pending(self) -> int:
+        """How many calls (checks and reports) are in progress."""
+        return len(self._calls)
+
+    @property
+    def closed(self) -> bool:
+        """True after ``close()``: every further call returns a cancelled outcome at once."""
+        return self._closed
+
+    # -- the check -----------------------------------------------------------------------------
+
+    async def get_engagement(self, params: Any = None) -> dict[str, Any]:
+        """Check eligibility and availability; returns (and emits) exactly one outcome.
+
+        ``params`` is the seed's request object (``None`` means ``{}``)::
+
+            outcome = await api.get_engagement({"appType": "EXTERNAL", "consumerSections": "A,B"})
+        """
+        call = _Call("check")
+        try:
+            outcome = await self._checked(call, params)
+        except asyncio.CancelledError:
+            await self.events.emit("onEngagement", self._cancelled_outcome(call))
+            raise
+        await self.events.emit("onEngagement", outcome)
+        return outcome
+
+    def watch(
+        self, params: Any = None, *, policy: WatchPolicy | Mapping[str, Any] | None = None
+    ) -> Watcher:
+        """Keep the answer fresh (kiosks): re-check on a schedule, emit only when it changes.
+
+        Runs :class:`~engage_web.watch.Watcher` as a task on the running loop (call this from a
+        coroutine); ``onEngagement`` fires for the first outcome and then only when what the
+        page shows changes. A new watch replaces the previous one; ``cancel()``/``close()`` and
+        ``watcher.stop()`` end it at once::
+
+            watcher = api.watch({"consumerSections": ["Support"]}, policy={"interval": 30})
+        """
+        if policy is None:
+            policy = WatchPolicy()
+        elif isinstance(policy, Mapping):
+            policy = WatchPolicy.from_dict(policy)
+        elif not isinstance(policy, WatchPolicy):
+            raise ConfigError(
+                "watch", f"must be a WatchPolicy or an object of options; got {policy!r}"
+            )
+        if self._watcher is not None:
+            self._watcher.stop()
+
+        async def check() -> dict[str, Any]:
+            return await self._checked(_Call("check"), params)
+
+        async def emit(outcome: dict[str, Any]) -> None:
+            await self.events.emit("onEngagement", outcome)
+
+        self._watcher = Watcher(check, emit, self.clock, policy)
+        self._watcher.start()
+        return self._watcher
+
+    async def report(
+        self, engagement_attributes: Any, *, page_id: str | None = None
+    ) -> dict[str, Any]:
+        """Add SDEs (impression events included) to the current session.
+
+        Returns ``{"status": "Reported", "delivered": True, ...}`` or an Error outcome with
+        ``"delivered": False`` (validation: 400; no session yet: 401)::
+
+            await api.report([{"type": "impDisplay", "campaign": 1, "engId": 2, "revision": 3}])
+        """
+        outcome = self._refusal()
+        if outcome is not None:
+            outcome["delivered"] = False
+            return outcome
+        body: dict[str, Any] = {"engagementAttributes": engagement_attributes}
+        chosen_page = page_id if page_id is not None else self.page_id
+        if chosen_page is not None:
+            body["pageId"] = chosen_page
+        try:
+            report = validate_report(body)
+        except RequestError as exc:
+            return {**_invalid(exc, self.session), "delivered": False}
+        session = self.session
+        if session is None or not session.established:
+            message = (
+                "no visitor session yet: call get_engagement first; a report needs the "
+                "vid/sid its answer names"
+            )
+            outcome = error_outcome(401, message, field="sid", session=session, attempts=0)
+            return {**outcome, "delivered": False}
+        call = _Call("report")
+        return await self._supervise(call, self._run_report(call, report, session))
+
+    # -- cancellation --------------------------------------------------------------------------
+
+    def cancel(self, message: str = "cancelled by ChatApi.cancel()") -> int:
+        """Stop every pending call now; each returns a ``cancelled`` outcome. Returns how many.
+
+        A running watch stops too (silently: it emits nothing more).
+        """
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher = None
+        count = 0
+        for call in list(self._calls):
+            if call.task is not None and not call.task.done():
+                call.cancel_message = message
+                call.task.cancel()
+                count += 1
+        return count
+
+    def close(self) -> None:
+        """Cancel everything and refuse further calls (they return a cancelled outcome)."""
+        self._closed = True
+        self.cancel("cancelled: the ChatApi was closed")
+
+    async def aclose(self) -> None:
+        """``close()``, then wait until every pending call has delivered its outcome."""
+        self.close()
+        tasks = [call.task for call in list(self._calls) if call.task is not None]
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def __aenter__(self) -> ChatApi:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _refusal(self) -> dict[str, Any] | None:
+        if self._closed:
+            message = "this ChatApi is closed; create a new one"
+            return error_outcome("cancelled", message, session=self.session, attempts=0)
+        return None
+
+    async def _checked(self, call: _Call, params: Any) -> dict[str, Any]:
+        """One check's outcome, without telling the page (``get_engagement`` and ``watch`` do)."""
+        outcome = self._refusal()
+        if outcome is not None:
+            return outcome
+        try:
+            request = validate_request({} if params is None else params)
+        except RequestError as exc:
+            return _invalid(exc, self.session)
+        return await self._supervise(call, self._run_check(call, request))
+
+    async def _supervise(self, call: _Call, work: Any) -> dict[str, Any]:
+        """Run ``work`` as a task ``cancel()`` can reach; map its cancellation to an outcome."""
+        call.task = asyncio.ensure_future(work)
+        self._calls.add(call)
+        try:
+            return await call.task
+        except asyncio.CancelledError:
+            if _being_cancelled():  # the caller's own task: let asyncio see it
+                call.task.cancel()
+                raise
+            return self._cancelled_outcome(call)  # cancel(), close(), or an aborted exchange
+        finally:
+            self._calls.discard(call)
+
+    def _cancelled_outcome(self, call: _Call) -> dict[str, Any]:
+        message = (
+            call.cancel_message or "cancelled: the awaiting task or the exchange was cancelled"
+        )
+        check = call.check
+        if check is not None and not check.finished:
+            finish = check.handle(Cancel(message))
+            assert isinstance(finish, Finish)
+            result = finish.outcome
+        else:
+            attempts = check.attempts if check is not None else 0
+            result = error_outcome("cancelled", message, session=self.session, attempts=attempts)
+        if call.kind == "report":
+            result["delivered"] = False
+        return result
+
+    def _get_transport(self) -> Transport:
+        if self._transport is None:
+            self._transport = default_transport()
+        return self._transport
+
+    async def _run_check(self, call: _Call, request: dict[str, Any]) -> dict[str, Any]:
+        try:
+            session = await self._session_for(call, request)
+            check = Check(
+                self.policy,
+                lambda s: engagement_request(self.endpoint, self.account_id, request, s),
+                session=session,
+                rand=self._rand,
+            )
+            call.check = check
+            return await self._drive(call, check, emit_retries=True)
+        except Exception as exc:  # a bug must still end in one outcome, never an exception
+            logger.exception("engage_web: the check failed unexpectedly")
+            return error_outcome(
+                "internal",
+                f"engage_web internal error: {exc!r}",
+                session=self.session,
+                attempts=call.check.attempts if call.check else 0,
+            )
+        finally:
+            self._release_gate(call)
+
+    async def _run_report(
+        self, call: _Call, report: dict[str, Any], session: Session
+    ) -> dict[str, Any]:
+        check = Check(
+            self.policy.replace(not_available_rechecks=0),
+            lambda s: report_request(self.endpoint, self.account_id, report, s),
+            session=session,
+            classify=classify_report,
+            rand=self._rand,
+        )
+        call.check = check
+        try:
+            outcome = await self._drive(call, check, emit_retries=False)
+        except Exception as exc:  # a bug must still end in one outcome, never an exception
+            logger.exception("engage_web: the report failed unexpectedly")
+            outcome = error_outcome(
+                "internal",
+                f"engage_web internal error: {exc!r}",
+                session=session,
+                attempts=check.attempts,
+            )
+        if outcome.get("status") == "Error":
+            outcome["delivered"] = False
+        return outcome
+
+    async def _session_for(self, call: _Call, request: dict[str, Any]) -> Session | None:
+        """The session to send: the params' ids, else the stored ones (see "Overlapping calls")."""
+        vid = request.get("vid")
+        if isinstance(vid, str) and vid:
+            sid = request.get("sid")
+            return Session(vid, sid if isinstance(sid, str) and sid else None)
+        while True:
+            session = self.session
+            if session is not None and session.established:
+                return session
+            gate = self._session_gate
+            if gate is None:
+                gate = asyncio.Event()
+                self._session_gate = gate
+                call.holds_session_gate = gate
+                return session
+            await gate.wait()
+
+    def _release_gate(self, call: _Call) -> None:
+        gate = call.holds_session_gate
+        if gate is not None:
+            call.holds_session_gate = None
+            if self._session_gate is gate:
+                self._session_gate = None
+            gate.set()
+
+    def _remember(self, call: _Call, check: Check) -> None:
+        """Store the ids (and pageId) of the answer just received."""
+        session = check.session
+        if session is not None and session != self.session and call.kind == "check":
+            try:
+                self._store.save(session)
+            except Exception:
+                logger.exception("the session store failed to save %r", session)
+        if session is not None and session.established:
+            self._release_gate(call)
+        outcome = check.outcome
+        if outcome is not None and isinstance(outcome.get("pageId"), str):
+            self.page_id = outcome["pageId"]
+
+    async def _drive(self, call: _Call, check: Check, *, emit_retries: bool) -> dict[str, Any]:
+        """Carry out the check's actions until it finishes."""
+        action = check.handle(Start(self.clock.monotonic()))
+        while not isinstance(action, Finish):
+            if isinstance(action, Send):
+                try:
+                    response = await self._get_transport()(action.request, action.timeout)
+                    if not isinstance(response, HttpResponse):
+                        raise TypeError(f"the transport returned {response!r}, not an HttpResponse")
+                except asyncio.CancelledError:
+                    if _being_cancelled():
+                        raise
+                    # the transport itself gave up (an abort it did not translate): no answer
+                    failure = NetworkError("the exchange was aborted")
+                    action = check.handle(TransportFailed(failure, self.clock.monotonic()))
+                except Exception as exc:
+                    if not isinstance(exc, OSError):
+                        logger.exception("the transport raised an unexpected error")
+                    action = check.handle(TransportFailed(exc, self.clock.monotonic()))
+                else:
+                    event = AnswerReceived(response, self.clock.monotonic(), self.clock.time())
+                    action = check.handle(event)
+                    self._remember(call, check)
+            elif isinstance(action, Wait):
+                if emit_retries:
+                    await self.events.emit("onRetry", action.payload)
+                await self.clock.sleep(action.seconds)
+                action = check.handle(TimerFired(self.clock.monotonic()))
+        return action.outcome
+
+
+def _being_cancelled() -> bool:
+    """True when the current task has a pending ``cancel()`` (Python 3.11+ ``cancelling``)."""
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)
+    return bool(cancelling()) if callable(cancelling) else True
+
+
+# -- configuration checks ----------------------------------------------------------------------
+
+
+def _check_endpoint(endpoint: object) -> str:
+    text = endpoint if isinstance(endpoint, str) else None
+    try:
+        parts = urlsplit(text.strip()) if text else None
+        _ = parts.port if parts is not None else None  # raises on a bad port
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+    ):
+        raise ConfigError(
+            "endpoint",
+            f"must be an http:// or https:// URL (no query, fragment or credentials); "
+            f"got {endpoint!r}",
+        )
+    return text.strip().rstrip("/")  # type: ignore[union-attr]
+
+
+def _check_account_id(account_id: object) -> str:
+    try:
+        return validate_account_id(account_id)
+    except RequestError as exc:
+        raise ConfigError("account_id", exc.message) from None
+
+
+def _check_policy(retry: object) -> RetryPolicy:
+    if retry is None:
+        return RetryPolicy.preset("default")
+    if isinstance(retry, RetryPolicy):
+        return retry
+    if isinstance(retry, str):
+        return RetryPolicy.preset(retry)
+    return RetryPolicy.from_dict(retry)  # type: ignore[arg-type]
+
+
+def _check_has(value: Any, option: str, methods: tuple[str, ...]) -> Any:
+    if value is None:
+        return None
+    missing = [name for name in methods if not callable(getattr(value, name, None))]
+    if missing:
+        raise ConfigError(
+            option, f"must provide {', '.join(methods)}; {value!r} lacks {', '.join(missing)}"
+        )
+    return value
+
+
+def _random_source(random: object) -> Callable[[], float]:
+    if random is None:
+        return _random.Random().random
+    method = getattr(random, "random", None)
+    if callable(method):
+        return method  # type: ignore[no-any-return]
+    if callable(random):
+        return random  # type: ignore[return-value]
+    raise ConfigError("random", f"must be a function returning [0, 1) or a Random; got {random!r}")
+
+
+def _invalid(exc: RequestError, session: Session | None) -> dict[str, Any]:
+    errors = [e.to_dict() for e in exc.errors]
+    return error_outcome(
+        exc.status, exc.message, field=exc.field, session=session, errors=errors, attempts=0
+    )
