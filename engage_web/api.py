@@ -47,6 +47,7 @@ and the traceback goes to the ``engage_web`` logger.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import random as _random
 import sys
@@ -77,7 +78,7 @@ from .validation import validate_account_id, validate_report, validate_request
 from .watch import Watcher, WatchPolicy
 from .wire import engagement_request, report_request
 
-__all__ = ["ChatApi", "default_transport"]
+__all__ = ["ChatApi", "default_transport", "is_loopback_host"]
 
 logger = logging.getLogger("engage_web")
 
@@ -166,7 +167,7 @@ class ChatApi:
     def bind(self, event: str, binding: Any) -> None:
         """Bind a function, ``{callback, context}`` or a list to ``onEngagement``/``onRetry``.
 
-        >>> ChatApi("http://h", "demo").bind("on_engagement", print)
+        >>> ChatApi("https://h", "demo").bind("on_engagement", print)
         """
         self.events.bind(event, binding)
 
@@ -513,9 +514,40 @@ def _check_endpoint(endpoint: object) -> str:
         raise ConfigError(
             "endpoint",
             f"must be an http:// or https:// URL (no query, fragment or credentials); "
-            f"got {endpoint!r}",
+            f"got {_short(endpoint)}",
+        )
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        # Visitor ids and engagement attributes travel in every request: never in clear text.
+        raise ConfigError(
+            "endpoint",
+            "must be an https:// URL: the engagement service is HTTPS only; plain http:// is "
+            "allowed only for a loopback host (localhost, 127.0.0.1, [::1]) such as the local "
+            f"emulator; got {_short(endpoint)}",
         )
     return text.strip().rstrip("/")  # type: ignore[union-attr]
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """True for a host name that can only mean this machine (``localhost``, 127/8, ``::1``).
+
+    >>> [is_loopback_host(h) for h in ("localhost", "127.0.0.2", "::1", "example.com")]
+    [True, True, True, False]
+    """
+    if not host:
+        return False
+    name = host.lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _short(value: object, limit: int = 200) -> str:
+    """``repr(value)``, cut to ``limit`` characters (a pasted megabyte stays out of messages)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 def _check_account_id(account_id: object) -> str:

@@ -8,7 +8,7 @@ records every request::
     transport = ScriptedTransport(json_answer(503, {"message": "busy"}, retry_after="2"),
                                   available())
     clock = FakeClock(auto_advance=True)
-    api = ChatApi("http://emulator.test", "demo", transport=transport, clock=clock,
+    api = ChatApi("https://emulator.test", "demo", transport=transport, clock=clock,
                   random=lambda: 0.5)
     outcome = run(api.get_engagement(SEED_REQUEST))
     assert clock.sleeps == [2.0] and outcome["status"] == "Available"

@@ -1,11 +1,179 @@
-"""Assemble dist/. Placeholder until the browser runtime lands: creates an empty dist/."""
+"""Assemble ``dist/``: everything a web server needs to offer the one-tag embed, self-hosted.
+
+``python3 build.py build`` calls :func:`build` after ``npm ci`` has installed the pinned runtime
+(``pyodide@314.0.7``, ``@pyscript/core@0.7.31``) from ``package-lock.json``. The result::
+
+    dist/
+      engage.js            the facade: one classic <script> tag defines window.ChatApi
+      engage-worker.mjs    the module Worker that runs the engine in Pyodide
+      engage.d.ts          TypeScript declarations of the page API
+      engage_web.zip       the engine (+ engage_web/browser), unpacked into Pyodide's file system
+      pyscript.json        PyScript config for PyScript host pages (local interpreter, our zip)
+      pyodide/             the Pyodide core files loadPyodide needs (no wheels)
+      pyscript/            @pyscript/core's whole dist/ folder (it loads lazy chunks from there)
+      examples/            example pages
+
+Nothing in ``dist/`` points at a CDN unless asked: ``build(root, cdn="https://host/pyodide/")``
+makes the worker and ``pyscript.json`` load Pyodide from that base URL instead (it must end in a
+slash and serve the same Pyodide version). The build is incremental: a file is rewritten only when
+its bytes change, so a second build takes a fraction of a second::
+
+    >>> from pathlib import Path
+    >>> from tools.dist import build
+    >>> build(Path("."))                                   # doctest: +SKIP
+    PosixPath('dist')
+"""
 
 from __future__ import annotations
 
+import io
+import json
+import re
+import shutil
+import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
+__all__ = ["ENGINE_EXCLUDES", "PYODIDE_FILES", "build", "engine_files"]
 
-def build(root: Path, cdn: str | None = None) -> Path:
+#: The Pyodide core files ``loadPyodide`` fetches (the npm package ships no wheels).
+PYODIDE_FILES = (
+    "pyodide.mjs",
+    "pyodide.asm.mjs",
+    "pyodide.asm.wasm",
+    "python_stdlib.zip",
+    "pyodide-lock.json",
+    "package.json",
+)
+
+#: Parts of the package that never run in the browser (CPython-only servers and tools).
+ENGINE_EXCLUDES = ("emulator/", "cli.py", "stdlib_transport.py", "__main__.py")
+
+#: Our own files copied from static/ (the worker is rewritten when a CDN is configured).
+STATIC_FILES = ("engage.js", "engage-worker.mjs", "engage.d.ts")
+
+#: The line of engage-worker.mjs that names where Pyodide comes from.
+_PYODIDE_BASE_LINE = re.compile(r'^const PYODIDE_BASE = "[^"]*";', re.MULTILINE)
+
+_ENGINE_SUFFIXES = frozenset({".py", ".json", ".toml"})
+
+#: A fixed timestamp for zip entries, so identical sources give an identical zip.
+_ZIP_DATE = (2020, 1, 1, 0, 0, 0)
+
+
+def build(root: Path, cdn: str | None = None, *, public_path: str = "/") -> Path:
+    """Assemble ``root/dist`` from ``node_modules``, ``static`` and ``engage_web``; return it.
+
+    ``cdn``: optional base URL (ending in ``/``) of a Pyodide 314.0.7 distribution to load
+    instead of the self-hosted ``dist/pyodide/``. ``public_path``: the URL path where ``dist/`` is
+    served (default ``/``); only ``pyscript.json`` needs it (see :func:`pyscript_config`). Raises
+    ``SystemExit`` with a clear message when the npm runtime is missing (run
+    ``python3 build.py build``, which runs ``npm ci`` first).
+
+    Example::
+
+        build(Path("/work/main"))                                  # self-hosted
+        build(Path("/work/main"), cdn="https://cdn.example/pyodide/v314.0.7/full/")
+    """
+    root = Path(root)
     out = root / "dist"
     out.mkdir(exist_ok=True)
+    if cdn is not None and not re.match(r"^https?://[^\s\"']+/$", cdn):
+        raise SystemExit(f"[dist] cdn must be an http(s) URL ending in '/'; got {cdn!r}")
+    if not re.match(r"^/([^\s\"'?#]*/)?$", public_path):
+        raise SystemExit(
+            f"[dist] public_path must be a URL path that starts and ends with '/'; "
+            f"got {public_path!r}"
+        )
+
+    pyodide_src = root / "node_modules" / "pyodide"
+    pyscript_src = root / "node_modules" / "@pyscript" / "core" / "dist"
+    for needed in (pyodide_src / "pyodide.mjs", pyscript_src / "core.js"):
+        if not needed.exists():
+            raise SystemExit(f"[dist] {needed} is missing: run `python3 build.py build` (npm ci)")
+
+    for name in PYODIDE_FILES:
+        _copy(pyodide_src / name, out / "pyodide" / name)
+    for path in sorted(pyscript_src.rglob("*")):
+        if path.is_file():
+            _copy(path, out / "pyscript" / path.relative_to(pyscript_src))
+
+    _write(out / "engage_web.zip", engine_zip(root / "engage_web"))
+
+    static = root / "static"
+    for name in STATIC_FILES:
+        text = (static / name).read_text(encoding="utf-8")
+        if name == "engage-worker.mjs" and cdn is not None:
+            text = _PYODIDE_BASE_LINE.sub(f"const PYODIDE_BASE = {json.dumps(cdn)};", text)
+        _write(out / name, text.encode("utf-8"))
+    for path in sorted((static / "examples").rglob("*")):
+        if path.is_file():
+            _copy(path, out / "examples" / path.relative_to(static / "examples"))
+
+    _write(out / "pyscript.json", pyscript_config(cdn, public_path))
     return out
+
+
+def pyscript_config(cdn: str | None = None, public_path: str = "/") -> bytes:
+    """The JSON PyScript config for host pages: local interpreter, our zip, unused plugins off.
+
+    PyScript 0.7.31 resolves ``interpreter`` against the PAGE's URL on the main thread (its
+    ``offline_interpreter`` uses ``location.href``) but ``files`` against the config's URL, so
+    both are written as absolute paths under ``public_path``: any page on the site may use
+    ``config="<public_path>pyscript.json"``::
+
+        >>> json.loads(pyscript_config(public_path="/static/engage/"))["interpreter"]
+        '/static/engage/pyodide/pyodide.mjs'
+    """
+    config = {
+        "interpreter": (cdn or f"{public_path}pyodide/") + "pyodide.mjs",
+        "files": {f"{public_path}engage_web.zip": "./*"},
+        "plugins": ["!py-editor", "!py-terminal", "!py-game", "!donkey", "!codemirror"],
+    }
+    return (json.dumps(config, indent=2) + "\n").encode("utf-8")
+
+
+def engine_files(package: Path) -> Iterator[tuple[str, Path]]:
+    """Yield ``(archive name, path)`` for every engine file that belongs in the browser bundle.
+
+    Python sources and data files (``.json``, ``.toml``) of ``engage_web``, without the parts
+    listed in :data:`ENGINE_EXCLUDES` and without caches.
+    """
+    for path in sorted(package.rglob("*")):
+        rel = path.relative_to(package).as_posix()
+        if not path.is_file() or "__pycache__" in rel or path.suffix not in _ENGINE_SUFFIXES:
+            continue
+        if any(rel == ex or (ex.endswith("/") and rel.startswith(ex)) for ex in ENGINE_EXCLUDES):
+            continue
+        yield f"engage_web/{rel}", path
+
+
+def engine_zip(package: Path) -> bytes:
+    """The engine bundle as deterministic zip bytes (fixed timestamps, sorted entries)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, path in engine_files(package):
+            info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, path.read_bytes())
+    return buffer.getvalue()
+
+
+def _write(target: Path, data: bytes) -> None:
+    """Write ``data`` to ``target`` unless it already holds exactly those bytes."""
+    if target.exists() and target.stat().st_size == len(data) and target.read_bytes() == data:
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
+
+
+def _copy(source: Path, target: Path) -> None:
+    """Copy a file unless the target already has the same size and modification time."""
+    src = source.stat()
+    if target.exists():
+        dst = target.stat()
+        if dst.st_size == src.st_size and dst.st_mtime_ns == src.st_mtime_ns:
+            return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(source, target)

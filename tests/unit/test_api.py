@@ -31,7 +31,7 @@ from tests.fakes import (
     timed_out,
 )
 
-ENDPOINT = "http://emulator.test"
+ENDPOINT = "https://emulator.test"
 
 
 class Harness:

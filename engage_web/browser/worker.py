@@ -1,0 +1,430 @@
+"""The Python side of engage-worker.mjs: one coroutine that answers the page's messages.
+
+The facade (``static/engage.js``) sends JSON text to the worker; the worker's JavaScript hands
+each message to :func:`handle` and posts back the JSON text it returns. Only JSON crosses between
+JavaScript and Python, so no proxy ever needs releasing. ``onRetry`` events are posted by Python
+itself with ``js.postMessage``. Messages and answers::
+
+    {"type": "init", "config": {"endpoint", "accountId", "retry"}}  -> {"type": "ready"}
+                                                                    or {"type": "failed", ...}
+    {"type": "check", "id", "params", "session": {"vid", "sid"}}    -> {"type": "outcome", ...}
+    {"type": "report", "id", "engagementAttributes", "pageId", "session"}
+                                                                    -> {"type": "reported", ...}
+    {"type": "cancel"}                                              -> nothing
+    {"type": "watch", "params", "options", "session"}  -> nothing; {"type": "engagement", ...}
+                                                          posted each time the outcome changes
+    {"type": "unwatch"}                                             -> nothing
+
+This module is the JS edge: camelCase options become the engine's snake_case names and seconds
+here (``retry: {attemptTimeoutMs: 2000}`` -> ``RetryPolicy.from_dict({"attempt_timeout": 2.0})``),
+never in the engine. The page owns the visitor session (local/session storage); every message
+carries the stored ids and :class:`WorkerHost` hands them to the engine's session store.
+
+It runs under CPython too (tests pass a fake transport and collect what would be posted)::
+
+    >>> import asyncio, json
+    >>> host = WorkerHost(post=print)
+    >>> asyncio.run(host.handle('{"type": "init", "config": {"endpoint": "ftp://x"}}'))[:40]
+    '{"type": "failed", "error": {"code": "co'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from engage_web.errors import ConfigError
+from engage_web.session import MemorySessionStore, Session
+
+__all__ = [
+    "WorkerHost",
+    "handle",
+    "js_option_name",
+    "retry_event_to_js",
+    "retry_options_from_js",
+    "watch_options_from_js",
+]
+
+_KINDS = "init, check, report, cancel, watch or unwatch"
+_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+_CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
+
+# JS retry options given in milliseconds, and the engine option each one sets (in seconds).
+_MS_OPTIONS = {
+    "attemptTimeoutMs": "attempt_timeout",
+    "deadlineMs": "deadline",
+    "backoffInitialMs": "backoff_initial",
+    "backoffMaxMs": "backoff_max",
+    "retryAfterMaxMs": "retry_after_max",
+    "notAvailableDelayMs": "not_available_delay",
+    "scheduleMs": "schedule",
+}
+# JS retry options passed through unchanged (camelCase -> snake_case).
+_PLAIN_OPTIONS = (
+    "preset",
+    "retries",
+    "maxRetries",
+    "backoffFactor",
+    "jitter",
+    "retryStatuses",
+    "notAvailableRechecks",
+    "retryMalformed",
+)
+
+
+def _snake(name: str) -> str:
+    return _CAMEL.sub(lambda m: "_" + m.group(1).lower(), name)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _show(value: object) -> str:
+    text = json.dumps(value) if value is None or isinstance(value, bool | int | float) else None
+    return text or repr(value)[:60]
+
+
+def _seconds(name: str, value: object, group: str = "retry") -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigError(
+            f"{group}.{name}", f"must be a number of milliseconds; got {_show(value)}"
+        )
+    return value / 1000
+
+
+# JS watch options (milliseconds) and the WatchPolicy field each one sets (seconds).
+_WATCH_MS_OPTIONS = {
+    "intervalMs": "interval",
+    "expiryMarginMs": "expiry_margin",
+    "outageIntervalMs": "outage_interval",
+    "minIntervalMs": "min_interval",
+}
+
+
+def watch_options_from_js(options: object) -> dict[str, Any]:
+    """The engine's watch policy options (snake_case, seconds) from the page's (ms).
+
+    >>> watch_options_from_js({"intervalMs": 30000, "expiryMarginMs": 5000})
+    {'interval': 30.0, 'expiry_margin': 5.0}
+    """
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping):
+        raise ConfigError("watch", f"must be an object of watch options; got {_show(options)}")
+    converted: dict[str, Any] = {}
+    for key, value in options.items():
+        if key in _WATCH_MS_OPTIONS:
+            converted[_WATCH_MS_OPTIONS[key]] = _seconds(key, value, "watch")
+        else:
+            converted[_snake(str(key))] = value
+    return converted
+
+
+def retry_options_from_js(options: object) -> dict[str, Any] | None:
+    """The engine's retry options (snake_case, seconds) from the page's (camelCase, ms).
+
+    A string is a preset name; ``retries`` is an alias of ``maxRetries``. Unknown keys are left
+    for ``RetryPolicy.from_dict`` to refuse with the list of allowed names::
+
+        >>> retry_options_from_js({"preset": "none", "attemptTimeoutMs": 1500, "retries": 1})
+        {'preset': 'none', 'attempt_timeout': 1.5, 'max_retries': 1}
+        >>> retry_options_from_js("liveperson")
+        {'preset': 'liveperson'}
+    """
+    if options is None:
+        return None
+    if isinstance(options, str):
+        return {"preset": options}
+    if not isinstance(options, Mapping):
+        raise ConfigError(
+            "retry", f"must be a preset name or an object of retry options; got {_show(options)}"
+        )
+    converted: dict[str, Any] = {}
+    for key, value in options.items():
+        if key in _MS_OPTIONS:
+            if key == "scheduleMs":
+                if not isinstance(value, list):
+                    raise ConfigError(
+                        "retry.scheduleMs", f"must be a list of milliseconds; got {_show(value)}"
+                    )
+                converted["schedule"] = [_seconds("scheduleMs", item) for item in value]
+            else:
+                converted[_MS_OPTIONS[key]] = _seconds(key, value)
+        elif key == "retries":
+            converted["max_retries"] = value
+        else:
+            converted[_snake(str(key))] = value
+    return converted
+
+
+def js_option_name(option: str, config: object = None) -> str:
+    """The page's name for an engine option named in a ``ConfigError``.
+
+    Millisecond options keep the spelling the page used (the message's values are seconds)::
+
+        >>> js_option_name("account_id")
+        'accountId'
+        >>> js_option_name("retry.attempt_timeout", {"retry": {"attemptTimeoutMs": 0}})
+        'retry.attemptTimeoutMs'
+    """
+    head, _, rest = option.partition(".")
+    if head == "watch" and rest:
+        given_watch = config.get("watch") if isinstance(config, Mapping) else None
+        for js_name, engine_name in _WATCH_MS_OPTIONS.items():
+            if engine_name == rest and isinstance(given_watch, Mapping) and js_name in given_watch:
+                return f"watch.{js_name}"
+        return f"watch.{_camel(rest)}"
+    if head != "retry" or not rest:
+        return _camel(option)
+    retry = config.get("retry") if isinstance(config, Mapping) else None
+    given = retry if isinstance(retry, Mapping) else {}
+    for js_name, engine_name in _MS_OPTIONS.items():
+        if engine_name == rest and js_name in given:
+            return f"retry.{js_name}"
+    if rest == "max_retries" and "retries" in given:
+        return "retry.retries"
+    return f"retry.{_camel(rest)}"
+
+
+def retry_event_to_js(event: object) -> dict[str, Any]:
+    """An engine ``on_retry`` event as the page's ``onRetry`` payload: camelCase, milliseconds.
+
+    Accepts a dataclass or a mapping; keys in seconds (``delay``) become ``delayMs``::
+
+        >>> retry_event_to_js({"attempt": 2, "delay": 1.5, "reason": "http-503"})
+        {'attempt': 2, 'delayMs': 1500, 'reason': 'http-503'}
+    """
+    if dataclasses.is_dataclass(event) and not isinstance(event, type):
+        items = dataclasses.asdict(event)
+    elif isinstance(event, Mapping):
+        items = dict(event)
+    else:
+        return {"event": str(event)}
+    out: dict[str, Any] = {}
+    for key, value in items.items():
+        name = _camel(str(key))
+        if name in ("delay", "delaySeconds") and isinstance(value, int | float):
+            out["delayMs"] = round(value * 1000)
+        elif isinstance(value, str | int | float | bool) or value is None:
+            out[name] = value
+        else:
+            out[name] = json.loads(json.dumps(value, default=str))
+    return out
+
+
+def _session(ids: object) -> Session | None:
+    """The session the page sent, dropping ids storage may have mangled (they would 401)."""
+    if not isinstance(ids, Mapping):
+        return None
+    vid, sid = ids.get("vid"), ids.get("sid")
+    if not isinstance(vid, str) or not _ID.match(vid):
+        return None
+    return Session(vid, sid if isinstance(sid, str) and _ID.match(sid) else None)
+
+
+def _error(code: int | str, message: str, field: str | None = None) -> dict[str, Any]:
+    return {"status": "Error", "error": {"code": code, "message": message, "field": field}}
+
+
+class WorkerHost:
+    """Holds the engine for one worker and answers the facade's messages.
+
+    ``post`` sends JSON text to the page (``js.postMessage`` in the worker); ``transport`` and
+    ``clock`` are handed to ``ChatApi`` (tests pass fakes; ``None`` means pyfetch and asyncio)::
+
+        host = WorkerHost(post=js.postMessage)
+        answer = await host.handle('{"type": "check", "id": 1, "params": {}}')
+    """
+
+    def __init__(
+        self,
+        post: Callable[[str], object],
+        *,
+        transport: Any = None,
+        clock: Any = None,
+    ) -> None:
+        self._post = post
+        self._transport = transport
+        self._clock = clock
+        self._store = MemorySessionStore()
+        self._api: Any = None
+        self._retired: list[Any] = []  # engines replaced by a later init, calls still running
+        self._make_api: Callable[..., Any] | None = None  # builds a ChatApi for the current config
+        self._watching: Any = None  # the ChatApi running the page's watch, if any
+        self._config_error: dict[str, Any] | None = None
+
+    async def handle(self, message_json: str) -> str | None:
+        """Answer one message (JSON text) with JSON text, or ``None`` when nothing is due."""
+        try:
+            message = json.loads(message_json)
+        except (TypeError, ValueError, RecursionError):
+            message = None
+        if not isinstance(message, dict):
+            problem = (
+                f"a message must be a JSON object with a type; expected {_KINDS}; "
+                f"got {repr(message_json)[:60]}"
+            )
+            return json.dumps(
+                {"type": "failed", "error": _error("runtime", problem, "type")["error"]}
+            )
+        kind = message.get("type")
+        if kind == "init":
+            return json.dumps(self._init(message.get("config")))
+        if kind == "check":
+            outcome = await self._check(message)
+            return json.dumps({"type": "outcome", "id": message.get("id"), "outcome": outcome})
+        if kind == "report":
+            result = await self._report(message)
+            return json.dumps({"type": "reported", "id": message.get("id"), "result": result})
+        if kind == "cancel":
+            self._unwatch()
+            for api in [*self._retired, self._api]:
+                if api is not None:
+                    api.cancel()
+            return None
+        if kind == "watch":
+            self._watch(message)
+            return None
+        if kind == "unwatch":
+            self._unwatch()
+            return None
+        problem = _error(
+            "runtime",
+            f"unknown message type {kind!r}; expected {_KINDS}",
+            "type",
+        )
+        if "id" in message:
+            return json.dumps({"type": "outcome", "id": message["id"], "outcome": problem})
+        return json.dumps({"type": "failed", "error": problem["error"]})
+
+    def _init(self, config: object) -> dict[str, Any]:
+        from engage_web.api import ChatApi  # the engine, imported once the runtime is up
+        from engage_web.retry import RetryPolicy
+
+        try:
+            if not isinstance(config, Mapping):
+                raise ConfigError("config", f"must be an object; got {_show(config)}")
+            retry = retry_options_from_js(config.get("retry"))
+            policy = RetryPolicy.from_dict(retry) if retry is not None else None
+            endpoint, account_id = config.get("endpoint"), config.get("accountId")
+
+            def make_api(**options: Any) -> Any:
+                return ChatApi(
+                    endpoint,
+                    account_id,
+                    on_retry=self._on_retry,
+                    retry=policy,
+                    transport=self._transport,
+                    clock=self._clock,
+                    session_store=self._store,
+                    **options,
+                )
+
+            api = make_api()
+        except ConfigError as exc:
+            self._retire()
+            self._api = None
+            option = js_option_name(exc.option, config)
+            message = exc.message
+            if option.endswith("Ms"):
+                message += " (limits and values in seconds; this option is in milliseconds)"
+            self._config_error = _error("config", f"{option}: {message}", option)
+            return {"type": "failed", "error": self._config_error["error"]}
+        self._retire()
+        self._unwatch()  # a watch runs with the configuration it was started with
+        self._api = api
+        self._make_api = make_api
+        self._config_error = None
+        return {"type": "ready"}
+
+    def _watch(self, message: Mapping[str, Any]) -> None:
+        """Start (or restart) the page's watch: outcomes are posted as they change."""
+        from engage_web.watch import WatchPolicy
+
+        self._unwatch()
+        if self._api is None or self._make_api is None:
+            self._post_engagement(self._not_ready())
+            return
+        self._seed_session(message.get("session"))
+        try:
+            policy = WatchPolicy.from_dict(watch_options_from_js(message.get("options")))
+        except ConfigError as exc:
+            option = js_option_name(exc.option, {"watch": message.get("options")})
+            self._post_engagement(_error("config", f"{option}: {exc.message}", option))
+            return
+        self._watching = self._make_api(on_engagement=self._post_engagement)
+        self._watching.watch(message.get("params", {}), policy=policy)
+
+    def _unwatch(self) -> None:
+        if self._watching is not None:
+            self._watching.close()
+            self._watching = None
+
+    def _post_engagement(self, outcome: dict[str, Any]) -> None:
+        self._post(json.dumps({"type": "engagement", "outcome": outcome}))
+
+    def _retire(self) -> None:
+        """Set the current engine aside: its calls still finish (or are cancelled by cancel)."""
+        self._retired = [old for old in self._retired if old.pending]
+        if self._api is not None:
+            self._retired.append(self._api)
+
+    def _on_retry(self, event: object) -> None:
+        self._post(json.dumps({"type": "retry", "event": retry_event_to_js(event)}))
+
+    def _not_ready(self) -> dict[str, Any]:
+        return self._config_error or _error(
+            "config", "engage-web is not configured: call ChatApi.init({endpoint, accountId})"
+        )
+
+    def _seed_session(self, ids: object) -> None:
+        """Start from the page's stored ids; from then on the engine keeps the session current.
+
+        The page stores ids only when an outcome arrives, so while a check is under way the
+        engine's ids are newer than the page's: they are never overwritten.
+        """
+        if self._store.load() is None:
+            self._store.save(_session(ids))
+
+    async def _check(self, message: Mapping[str, Any]) -> dict[str, Any]:
+        if self._api is None:
+            return self._not_ready()
+        self._seed_session(message.get("session"))
+        return await self._api.get_engagement(message.get("params", {}))
+
+    async def _report(self, message: Mapping[str, Any]) -> dict[str, Any]:
+        if self._api is None:
+            return self._not_ready()
+        self._seed_session(message.get("session"))
+        return await self._api.report(
+            message.get("engagementAttributes", []), page_id=message.get("pageId")
+        )
+
+
+def _js_post(text: str) -> None:  # pragma: no cover - only in Pyodide
+    from js import postMessage
+
+    postMessage(text)
+
+
+_host: WorkerHost | None = None
+
+
+async def handle(message_json: str) -> str | None:
+    """The worker's entry point: answer one message from the page (see the module docstring).
+
+    Example (in engage-worker.mjs)::
+
+        const answer = await handle(JSON.stringify({type: "check", id: 1, params: {}}));
+    """
+    global _host
+    if _host is None:
+        _host = WorkerHost(_js_post if sys.platform == "emscripten" else print)
+    return await _host.handle(message_json)

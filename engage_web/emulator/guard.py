@@ -1,0 +1,197 @@
+"""The ASGI layer around every emulator route: faults, the request log, no-store, JSON 500s.
+
+It sits inside CORS (so its answers carry the CORS headers) and outside the routes::
+
+    CORSMiddleware -> Guard -> Starlette's exception handling -> routes
+
+For public requests (paths under ``/api/``, any method but OPTIONS) it takes one injected fault
+(``faults.py``) and logs method, path, query and final status in the bounded request log. Every
+API and control answer, and any other answer without a cache policy of its own (errors), gets
+``Cache-Control: no-store``. An exception from a route (a bug in the emulator) becomes the
+documented JSON 500 body instead of a traceback; the traceback goes to the ``engage_web.emulator``
+logger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from engage_web.emulator.errors import error_body
+from engage_web.emulator.faults import Fault, FaultQueue
+from engage_web.emulator.model import Model
+
+__all__ = ["DroppedConnection", "Guard", "install_drop_log_filter"]
+
+log = logging.getLogger("engage_web.emulator")
+
+PUBLIC_PREFIX = "/api/"
+NO_STORE_PREFIXES = ("/api/", "/_emulator/", "/openapi.json")
+
+
+class DroppedConnection(Exception):
+    """Raised on purpose by a ``drop`` fault after a partial answer, so the server closes the
+    connection mid-response; the client sees a network error."""
+
+
+class _DropFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, DroppedConnection)
+
+
+def install_drop_log_filter() -> None:
+    """Keep uvicorn from logging a traceback for each deliberately dropped connection."""
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _DropFilter) for f in logger.filters):
+        logger.addFilter(_DropFilter())
+
+
+def _json_message(status: int, body: dict[str, object], extra_headers: list[tuple[bytes, bytes]]):
+    payload = json.dumps(body).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+        *extra_headers,
+    ]
+    return {"type": "http.response.start", "status": status, "headers": headers}, payload
+
+
+def _mislabel(send: Send) -> Send:
+    """A ``wrong-type`` fault: the real answer, its Content-Type replaced by text/plain."""
+
+    async def wrapper(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = [
+                (k, v) for k, v in message.get("headers", []) if k.lower() != b"content-type"
+            ]
+            headers.append((b"content-type", b"text/plain; charset=utf-8"))
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return wrapper
+
+
+class Guard:
+    """ASGI middleware; see the module docstring. ``model`` owns the clock and request log."""
+
+    def __init__(self, app: ASGIApp, model: Model, faults: FaultQueue) -> None:
+        self.app = app
+        self.model = model
+        self.faults = faults
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        public = path.startswith(PUBLIC_PREFIX) and scope["method"] != "OPTIONS"
+        no_store = path.startswith(NO_STORE_PREFIXES)
+        entry: dict[str, object] = {
+            "time": int(self.model.clock() * 1000),
+            "method": scope["method"],
+            "path": path,
+            "query": scope.get("query_string", b"").decode("latin-1"),
+            "status": None,
+        }
+        started = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                entry["status"] = message["status"]
+                headers = list(message.get("headers", []))
+                has_cache = any(k.lower() == b"cache-control" for k, _ in headers)
+                if no_store or not has_cache:  # static files set their own policy
+                    headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
+                    headers.append((b"cache-control", b"no-store"))
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        if public:
+            self.model.log_request(entry)
+            fault = self.faults.take()
+            if fault is not None:
+                entry["fault"] = fault.mode or fault.status or "delay"
+                if fault.delay_ms:
+                    await asyncio.sleep(fault.delay_ms / 1000)
+                if fault.mode == "wrong-type":
+                    send_wrapper = _mislabel(send_wrapper)
+                elif fault.status is not None or fault.mode is not None:
+                    try:
+                        await self._answer_fault(fault, send_wrapper)
+                    except DroppedConnection:
+                        entry["status"] = None  # the client never got a complete answer
+                        raise
+                    return
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception:
+            if started:
+                raise
+            log.exception("bug in the emulator while answering %s %s", scope["method"], path)
+            start, payload = _json_message(
+                500,
+                error_body(
+                    500,
+                    "internal error in the emulator (a bug; see the server log)",
+                    time_ms=int(self.model.clock() * 1000),
+                ),
+                [],
+            )
+            await send_wrapper(start)
+            await send_wrapper({"type": "http.response.body", "body": payload})
+
+    async def _answer_fault(self, fault: Fault, send: Send) -> None:
+        now_ms = int(self.model.clock() * 1000)
+        if fault.status is not None:
+            extra = []
+            if fault.retry_after is not None:
+                extra.append((b"retry-after", str(fault.retry_after).encode()))
+            start, payload = _json_message(
+                fault.status,
+                error_body(fault.status, f"injected fault: HTTP {fault.status}", time_ms=now_ms),
+                extra,
+            )
+            await send(start)
+            await send({"type": "http.response.body", "body": payload})
+            return
+        if fault.mode == "drop":
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", b"4096"),
+                    ],
+                }
+            )
+            await send(
+                {"type": "http.response.body", "body": b'{"status": "Avail', "more_body": True}
+            )
+            raise DroppedConnection("drop fault: connection closed mid-answer")
+        if fault.mode == "malformed":
+            ctype, payload = b"application/json", b'{"status": "Available", "sessionId": '
+        else:  # html
+            ctype = b"text/html; charset=utf-8"
+            payload = (
+                b"<!doctype html><html><head><title>502 Bad Gateway</title></head>"
+                b"<body><h1>Bad Gateway</h1><p>The upstream server did not answer.</p>"
+                b"</body></html>"
+            )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", ctype),
+                    (b"content-length", str(len(payload)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})

@@ -1,0 +1,227 @@
+/**
+ * engage-web: the page API defined by one script tag.
+ *
+ *   <script src="/dist/engage.js" data-endpoint="https://engage.example" data-account-id="demo"></script>
+ *
+ * `window.ChatApi` exists as soon as the tag has run. The Python engine boots in a Web Worker;
+ * calls made before it is ready are queued and answered. No Promise returned here ever rejects:
+ * failures resolve with an {@link ErrorOutcome}.
+ */
+
+export {};
+
+declare global {
+  interface Window {
+    ChatApi: EngageWeb.ChatApi;
+  }
+  // eslint-disable-next-line no-var
+  var ChatApi: EngageWeb.ChatApi;
+}
+
+export declare namespace EngageWeb {
+  /** `appDetails` of the request (an object, or a string holding a JSON object). */
+  interface AppDetails {
+    appVersion?: string;
+    osVersion?: string;
+    deviceFamily?: "DESKTOP" | "TABLET" | "MOBILE";
+    os?: "WINDOWS" | "MAC_OSX" | "LINUX" | "IOS" | "ANDROID";
+    /** A real IPv4 or IPv6 address. */
+    ipAddress?: string;
+  }
+
+  /** One engagement attribute (SDE): a known `type` and its payload, e.g. `{type: "personal", personal: {...}}`. */
+  interface EngagementAttribute {
+    type: string;
+    [payload: string]: unknown;
+  }
+
+  /** The request object of `getEngagement` (LivePerson's shape; every key optional). */
+  interface EngagementRequest {
+    /** Only "EXTERNAL" is supported (the default). */
+    appType?: "EXTERNAL";
+    appDetails?: AppDetails | string;
+    /** A list of strings or one comma-delimited string. */
+    consumerSections?: string[] | string;
+    /** SDEs (not ImpressionEvent types: send those with `report`), or a string holding a JSON list. */
+    engagementAttributes?: EngagementAttribute[] | string;
+    /** Visitor id. Normally left out: the embed sends the stored one. */
+    vid?: string;
+    /** Session id (needs `vid`). Normally left out: the embed sends the stored one. */
+    sid?: string;
+  }
+
+  /** `engagementDetails` of an Available outcome. */
+  interface EngagementDetails {
+    campaignId: string;
+    engagementId: string;
+    contextId: string;
+    windowId: string;
+    language: string;
+    engagementRevision: number;
+    /** How long this engagement may be offered. */
+    validForSeconds: number;
+    skillId?: number;
+    skillName?: string;
+    [extra: string]: unknown;
+  }
+
+  /** The server's answer as received (unknown extra keys kept). */
+  interface AvailableOutcome {
+    status: "Available";
+    sessionId: string;
+    visitorId: string;
+    pageId: string;
+    engagementDetails: EngagementDetails;
+    [extra: string]: unknown;
+  }
+
+  interface NotAvailableOutcome {
+    status: "NotAvailable";
+    sessionId: string;
+    visitorId: string;
+    pageId: string;
+    [extra: string]: unknown;
+  }
+
+  /**
+   * Why a call ended without an answer. `code`: the HTTP status (400, 401, 404, 413, 415, 5xx),
+   * "network", "timeout", "cancelled", "malformed" (a success status with a body that is not the
+   * contract's object), "config" (bad or missing options) or "runtime" (the worker could not
+   * start). `field` names the offending request field or option when there is one.
+   */
+  interface ErrorDetail {
+    code: number | "network" | "timeout" | "cancelled" | "malformed" | "config" | "runtime";
+    message: string;
+    field: string | null;
+    [extra: string]: unknown;
+  }
+
+  interface ErrorOutcome {
+    status: "Error";
+    error: ErrorDetail;
+    sessionId?: string;
+    visitorId?: string;
+  }
+
+  /** What `getEngagement` resolves with and `onEngagement` receives: exactly one per call. */
+  type Outcome = AvailableOutcome | NotAvailableOutcome | ErrorOutcome;
+
+  /** What `report` resolves with. */
+  type ReportResult =
+    | { status: "Reported"; delivered: true; sessionId?: string; visitorId?: string;
+        pageId?: string; recorded?: number; [extra: string]: unknown }
+    | (ErrorOutcome & { delivered?: false });
+
+  /** Payload of `onRetry`, fired before each timed retry. */
+  interface RetryEvent {
+    /** The attempt about to be made after the wait (2 = the first retry). */
+    attempt: number;
+    /** How long until the next attempt. */
+    delayMs: number;
+    /** Why: "NotAvailable", "network", "timeout", "http-503", "malformed", ... */
+    reason: string;
+    [extra: string]: unknown;
+  }
+
+  /** Payload of `onReady`. */
+  interface ReadyEvent {
+    version: string;
+    /** Worker boot time (Pyodide + engine), when known. */
+    bootMs?: number;
+  }
+
+  /**
+   * Retry options (camelCase, milliseconds). A preset ("default", "liveperson", "none") is the
+   * base; other keys override it. The engine's own names in seconds are documented in
+   * engage_web/retry.py.
+   */
+  interface RetryOptions {
+    preset?: "default" | "liveperson" | "none";
+    /** Retries after network failures, timeouts, 429 and 5xx (alias: maxRetries). */
+    retries?: number;
+    maxRetries?: number;
+    attemptTimeoutMs?: number;
+    deadlineMs?: number;
+    backoffInitialMs?: number;
+    backoffFactor?: number;
+    backoffMaxMs?: number;
+    /** 0..1: each wait varies by ± this fraction. */
+    jitter?: number;
+    /** Explicit waits before retry 1, 2, ... (the last repeats). */
+    scheduleMs?: number[];
+    retryStatuses?: number[];
+    retryAfterMaxMs?: number;
+    /** Further checks before NotAvailable is reported. */
+    notAvailableRechecks?: number;
+    notAvailableDelayMs?: number;
+    retryMalformed?: boolean;
+  }
+
+  /** Options of `watch`, in milliseconds (the engine's WatchPolicy in engage_web/watch.py). */
+  interface WatchOptions {
+    /** Re-check at least this often (default 60000). */
+    intervalMs?: number;
+    /** Re-check this long before an Available engagement's validForSeconds run out (30000). */
+    expiryMarginMs?: number;
+    /** First re-check after an Error a re-check may cure; doubles up to intervalMs (5000). */
+    outageIntervalMs?: number;
+    /** The shortest wait between checks (1000). */
+    minIntervalMs?: number;
+  }
+
+  type Callback<P> = (this: any, payload: P) => unknown;
+  /** A function, `{callback, context}` (called with `this` = context), or an array of either. */
+  type Binding<P> =
+    | Callback<P>
+    | { callback: Callback<P>; context?: unknown }
+    | Array<Callback<P> | { callback: Callback<P>; context?: unknown }>;
+
+  interface EventPayloads {
+    onEngagement: Outcome;
+    onRetry: RetryEvent;
+    onReady: ReadyEvent;
+  }
+  type EventName = keyof EventPayloads;
+
+  /** Options of `init`; the script tag's data-* attributes set the same ones. */
+  interface Config {
+    /** Base URL of the engagement service (data-endpoint); relative URLs resolve against the page. */
+    endpoint?: string;
+    /** data-account-id; `^[A-Za-z0-9_]{1,20}$`. */
+    accountId?: string;
+    /** A preset name (data-retry-preset) or options. */
+    retry?: RetryOptions | "default" | "liveperson" | "none";
+    /** Log the messages to and from the worker with console.debug (data-debug). */
+    debug?: boolean;
+    onEngagement?: Binding<Outcome>;
+    onRetry?: Binding<RetryEvent>;
+    onReady?: Binding<ReadyEvent>;
+  }
+
+  interface ChatApi {
+    /** Check eligibility and availability. Never rejects; exactly one outcome per call. */
+    getEngagement(params?: EngagementRequest): Promise<Outcome>;
+    /** Set or change options; the runtime starts once endpoint and accountId are known. */
+    init(config: Config): boolean;
+    /** Add callbacks for an event; an onReady binding made after start-up is called at once. */
+    bind<E extends EventName>(event: E, binding: Binding<EventPayloads[E]>): boolean;
+    /** Remove callbacks (all of the event's when `binding` is left out). */
+    unbind<E extends EventName>(event: E, binding?: Binding<EventPayloads[E]>): boolean;
+    /** Add SDEs (impression events allowed) to the current visitor session. Never rejects. */
+    report(engagementAttributes: EngagementAttribute[] | string, pageId?: string): Promise<ReportResult>;
+    /** Stop every pending check (each resolves with an Error outcome, code "cancelled") and the watch. */
+    cancel(): void;
+    /**
+     * Keep the answer fresh (kiosks): re-check on a schedule; `onEngagement` fires for the first
+     * outcome and then only when it changes. A new watch replaces the previous one. Returns
+     * false (and logs why) when params or options are not JSON data.
+     */
+    watch(params?: EngagementRequest, options?: WatchOptions): boolean;
+    /** Stop the watch, if any. */
+    unwatch(): boolean;
+    /** True once the Python runtime is up and configured. */
+    readonly ready: boolean;
+    /** The engage-web version (also how a second tag detects the first). */
+    readonly engageWeb: string;
+  }
+}

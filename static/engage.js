@@ -1,0 +1,528 @@
+/*
+ * engage.js: the one-tag embed of engage-web.
+ *
+ *   <script src="/dist/engage.js" data-endpoint="https://engage.example" data-account-id="demo"></script>
+ *   <script>
+ *     ChatApi.bind("onEngagement", function (outcome) { console.log(outcome.status); });
+ *     ChatApi.getEngagement({ consumerSections: ["Support"] }).then(function (outcome) { ... });
+ *   </script>
+ *
+ * What it does: defines window.ChatApi synchronously (getEngagement, init, bind, unbind, report,
+ * cancel, watch, unwatch; events onEngagement, onRetry, onReady) and starts a module Worker
+ * (engage-worker.mjs) that runs engage-web's Python engine in Pyodide, so the host page's main
+ * thread never waits for Python to boot. Everything sent to the worker and back is JSON text.
+ *
+ * Rules this file keeps:
+ *   - Calls made before the runtime is ready are queued and answered, in order.
+ *   - Exactly one outcome per getEngagement call; the returned Promise never rejects: invalid
+ *     input, server trouble and a runtime that cannot start all resolve with
+ *     {status: "Error", error: {code, message, field}}.
+ *   - A page callback that throws (or rejects) is reported with console.error and ignored.
+ *   - The visitor session lives here, on the page: vid in localStorage, sid in sessionStorage
+ *     (keys scoped by endpoint and account; memory when storage is unavailable). The ids of every
+ *     Available / NotAvailable outcome are stored and sent with the next call.
+ *   - Including the tag twice is harmless: the second copy says so (console.info) and stops.
+ *
+ * Options come from the tag's data-* attributes (data-endpoint, data-account-id,
+ * data-retry-preset, data-debug) or from ChatApi.init({endpoint, accountId, retry, debug, ...}).
+ * Types: engage.d.ts. Python callbacks on PyScript pages: engage_web/browser/page.py.
+ */
+(function () {
+  "use strict";
+
+  var TAG = "[engage-web]";
+  var VERSION = "0.1.0";
+  var EVENTS = ["onEngagement", "onRetry", "onReady"];
+  var script = document.currentScript ||
+    document.querySelector('script[src*="engage.js"][data-endpoint], script[src*="engage.js"]');
+
+  if (window.ChatApi && window.ChatApi.engageWeb) {
+    console.info(TAG + " engage.js is included more than once; this copy is ignored (" +
+      ((script && script.src) || "inline") + ").");
+    return;
+  }
+
+  // -- state ---------------------------------------------------------------------------------
+
+  var config = { endpoint: null, accountId: null, retry: null, debug: false };
+  var bindings = { onEngagement: [], onRetry: [], onReady: [] };
+  var pending = new Map();   // call id -> {kind, resolve}
+  var backlog = [];          // messages waiting for a worker (no endpoint/account configured yet)
+  var worker = null;
+  var sentInit = null;       // the last init message sent (JSON text)
+  var workerUrl = new URL("engage-worker.mjs", (script && script.src) || location.href).href;
+  var blobUrl = null;
+  var ready = false;
+  var failure = null;        // the Error outcome every call gets once the runtime cannot start
+  var lastId = 0;
+  var sessions = { vid: storage("localStorage"), sid: storage("sessionStorage") };
+
+  // -- helpers -------------------------------------------------------------------------------
+
+  function debug() {
+    if (config.debug) console.debug.apply(console, [TAG].concat([].slice.call(arguments)));
+  }
+
+  function errorOutcome(code, message, field) {
+    return { status: "Error", error: { code: code, message: message, field: field || null } };
+  }
+
+  /** localStorage / sessionStorage, or an in-memory stand-in when the browser refuses them. */
+  function storage(kind) {
+    try {
+      var store = window[kind];
+      store.setItem("engage-web:probe", "1");
+      store.removeItem("engage-web:probe");
+      return store;
+    } catch (err) {
+      var memory = new Map();
+      return {
+        getItem: function (k) { return memory.has(k) ? memory.get(k) : null; },
+        setItem: function (k, v) { memory.set(k, String(v)); },
+      };
+    }
+  }
+
+  function sessionKey(name) {
+    return "engage-web:" + name + ":" + config.endpoint + "|" + config.accountId;
+  }
+
+  function storedSession() {
+    try {
+      return {
+        vid: sessions.vid.getItem(sessionKey("vid")),
+        sid: sessions.sid.getItem(sessionKey("sid")),
+      };
+    } catch (err) {   // storage withdrawn while the page runs: start a new session
+      debug("could not read the session ids:", err);
+      return { vid: null, sid: null };
+    }
+  }
+
+  function remember(outcome) {
+    var status = outcome && outcome.status;
+    if ((status === "Available" || status === "NotAvailable") &&
+        typeof outcome.visitorId === "string" && typeof outcome.sessionId === "string") {
+      try {
+        sessions.vid.setItem(sessionKey("vid"), outcome.visitorId);
+        sessions.sid.setItem(sessionKey("sid"), outcome.sessionId);
+      } catch (err) {
+        debug("could not store the session ids:", err);
+      }
+    }
+  }
+
+  /** A binding (function, {callback, context}, or an array of either) as a list of entries. */
+  function entries(binding) {
+    var list = Array.isArray(binding) ? binding : [binding];
+    return list.map(function (item) {
+      if (typeof item === "function") return { callback: item, context: undefined };
+      if (item && typeof item.callback === "function") {
+        return { callback: item.callback, context: item.context };
+      }
+      return null;
+    });
+  }
+
+  function emit(event, payload) {
+    bindings[event].slice().forEach(function (entry) {
+      try {
+        var result = entry.callback.call(entry.context, payload);
+        if (result && typeof result.then === "function") {
+          result.then(null, function (err) {
+            console.error(TAG + " an " + event + " callback failed; engage-web carries on:", err);
+          });
+        }
+      } catch (err) {
+        console.error(TAG + " an " + event + " callback threw; engage-web carries on:", err);
+      }
+    });
+  }
+
+  // -- the worker ----------------------------------------------------------------------------
+
+  /** Post a message to the worker, or keep it until the worker exists (no endpoint yet). */
+  function send(message) {
+    if (!worker) { backlog.push(message); return; }
+    if (message.id !== undefined || message.type === "watch") {
+      message.session = storedSession();   // read when sent
+    }
+    if (config.debug) debug("->", message.type, redacted(message));
+    worker.postMessage(toJson(message));
+  }
+
+  /**
+   * A copy of a message for debug output, without the visitor's data: engagement attributes
+   * are left out and quoted values in messages (validation errors quote what they refused)
+   * are masked.
+   */
+  function redacted(message) {
+    var copy = JSON.parse(toJson(message));
+    (function walk(node) {
+      if (!node || typeof node !== "object") return;
+      var keys = Object.keys(node);
+      for (var i = 0; i < keys.length; i++) {
+        var key = keys[i];
+        var value = node[key];
+        if (key === "engagementAttributes") {
+          node[key] = "[redacted: " +
+            (Array.isArray(value) ? value.length + " attribute(s)" : typeof value) + "]";
+        } else if (key === "message" && typeof value === "string") {
+          node[key] = value.replace(/'[^']*'|"[^"]*"/g, "'[redacted]'");
+        } else {
+          walk(value);
+        }
+      }
+    })(copy);
+    return copy;
+  }
+
+  /** A module Worker; from another origin `new Worker(url)` throws, so import it from a blob. */
+  function createWorker(url) {
+    try {
+      return new Worker(url, { type: "module", name: "engage-web" });
+    } catch (err) {
+      debug("worker from " + url + " refused (" + err + "); starting a same-origin blob worker");
+      blobUrl = URL.createObjectURL(
+        new Blob(["import " + JSON.stringify(url) + ";\n"], { type: "text/javascript" }));
+      return new Worker(blobUrl, { type: "module", name: "engage-web" });
+    }
+  }
+
+  /** Start the worker, or hand it a changed configuration (an unchanged one is not resent). */
+  function start() {
+    var init;
+    try {
+      init = toJson({ type: "init", config: workerConfig() });
+    } catch (err) {
+      fail("ChatApi.init: retry options must be JSON data: " + err.message, "config", "retry");
+      return;
+    }
+    if (init === sentInit) return;
+    sentInit = init;
+    debug("-> init", workerConfig());
+    if (worker) { worker.postMessage(init); return; }
+    try {
+      worker = createWorker(workerUrl);
+    } catch (err) {
+      fail("the engage-web worker could not be created: " + err);
+      return;
+    }
+    worker.onmessage = function (event) { receive(event.data); };
+    worker.onerror = function (event) {
+      if (event.preventDefault) event.preventDefault();
+      fail("the engage-web worker failed to load or crashed: " +
+        (event.message || "is " + workerUrl + " served (as JavaScript)?"));
+    };
+    worker.postMessage(init);
+    backlog.splice(0).forEach(send);
+  }
+
+  function workerConfig() {
+    return { endpoint: config.endpoint, accountId: config.accountId, retry: config.retry };
+  }
+
+  function receive(text) {
+    var message;
+    try {
+      message = JSON.parse(text);
+    } catch (err) {
+      console.error(TAG + " unreadable message from the worker:", text);
+      return;
+    }
+    if (config.debug) debug("<-", message.type, redacted(message));
+    if (message.type === "ready") {
+      ready = true;
+      failure = null;
+      revokeBlob();
+      emit("onReady", { version: VERSION, bootMs: message.bootMs });
+    } else if (message.type === "retry") {
+      emit("onRetry", message.event);
+    } else if (message.type === "engagement") {   // from a watch: the outcome changed
+      remember(message.outcome);
+      emit("onEngagement", message.outcome);
+    } else if (message.type === "outcome" || message.type === "reported") {
+      settle(message.id, message.type === "outcome" ? message.outcome : message.result);
+    } else if (message.type === "failed") {
+      var error = message.error || {};
+      fail(error.message || "the engage-web runtime could not start", error.code, error.field);
+    }
+  }
+
+  function settle(id, result) {
+    var call = pending.get(id);
+    if (!call) return;
+    pending.delete(id);
+    if (call.kind === "check") {
+      remember(result);
+      emit("onEngagement", result);
+    }
+    call.resolve(result);
+  }
+
+  /** The runtime cannot serve: answer every waiting call, and every later one, with an Error. */
+  function fail(message, code, field) {
+    console.error(TAG + " " + message);
+    failure = errorOutcome(code || "runtime", message, field);
+    ready = false;
+    revokeBlob();
+    Array.from(pending.keys()).forEach(function (id) { settle(id, copy(failure)); });
+  }
+
+  function revokeBlob() {
+    if (blobUrl) { URL.revokeObjectURL(blobUrl); blobUrl = null; }
+  }
+
+  function copy(value) { return JSON.parse(toJson(value)); }
+
+  /**
+   * JSON text of a value, like JSON.stringify but immune to what old libraries do to built-ins
+   * (Prototype.js's Array#toJSON turns arrays into strings; enumerable additions to
+   * Object.prototype): own enumerable keys only, arrays as arrays, Dates as ISO strings.
+   * Throws a TypeError for a cycle or a BigInt; functions and undefined are left out like
+   * JSON.stringify does (null in arrays).
+   */
+  function toJson(value, seen) {
+    seen = seen || [];
+    if (value === null) return "null";
+    var kind = typeof value;
+    if (kind === "string") return quote(value);
+    if (kind === "number") return isFinite(value) ? String(value) : "null";
+    if (kind === "boolean") return value ? "true" : "false";
+    if (kind === "bigint") throw new TypeError("a BigInt cannot be sent as JSON");
+    if (kind !== "object") return undefined;   // function, symbol, undefined
+    if (value instanceof Date) return quote(isNaN(value) ? "" : value.toISOString());
+    for (var s = 0; s < seen.length; s++) {
+      if (seen[s] === value) throw new TypeError("a cycle cannot be sent as JSON");
+    }
+    seen.push(value);
+    var parts = [];
+    var i;
+    if (Array.isArray(value)) {
+      for (i = 0; i < value.length; i++) {
+        var item = toJson(value[i], seen);
+        parts.push(item === undefined ? "null" : item);
+      }
+      seen.pop();
+      return "[" + parts.join(",") + "]";
+    }
+    var keys = Object.keys(value);
+    for (i = 0; i < keys.length; i++) {
+      var text = toJson(value[keys[i]], seen);
+      if (text !== undefined) parts.push(quote(keys[i]) + ":" + text);
+    }
+    seen.pop();
+    return "{" + parts.join(",") + "}";
+  }
+
+  var nativeStringify = JSON.stringify;   // for strings only: no toJSON is involved
+  function quote(text) { return nativeStringify.call(JSON, String(text)); }
+
+  /** Queue a call to the worker; resolves with its answer (never rejects). */
+  function call(kind, message) {
+    return new Promise(function (resolve) {
+      var id = ++lastId;
+      pending.set(id, { kind: kind, resolve: resolve });
+      if (failure) { settle(id, copy(failure)); return; }
+      var field = kind === "check" ? "params" : "engagementAttributes";
+      var data;
+      try {
+        // A copy as JSON data, taken now: later changes to the page's objects do not leak in.
+        data = JSON.parse(toJson(message));
+        if (!(field in data)) throw new Error("JSON has no such value");   // a function...
+      } catch (err) {   // a cycle, a BigInt...
+        settle(id, errorOutcome(400, field + " must be JSON data (objects, lists, strings, " +
+          "numbers); got " + describe(message[field]) + " (" + err.message + ")", field));
+        return;
+      }
+      data.id = id;
+      send(data);
+    });
+  }
+
+  // -- the public API ------------------------------------------------------------------------
+
+  function getEngagement(params) {
+    return call("check", { type: "check", params: params === undefined ? {} : params });
+  }
+
+  function report(engagementAttributes, pageId) {
+    return call("report", {
+      type: "report",
+      engagementAttributes: engagementAttributes === undefined ? [] : engagementAttributes,
+      pageId: pageId === undefined ? null : pageId,
+    });
+  }
+
+  function cancel() {
+    // Calls still waiting for an endpoint never reached the worker: answer them here.
+    if (!worker) {
+      backlog.length = 0;
+      Array.from(pending.keys()).forEach(function (id) {
+        settle(id, errorOutcome("cancelled", "cancelled by ChatApi.cancel()", null));
+      });
+      return;
+    }
+    send({ type: "cancel" });
+  }
+
+  /**
+   * Keep the answer fresh (kiosks): re-check on a schedule and fire onEngagement for the first
+   * outcome and then only when it changes. Options in milliseconds: intervalMs, expiryMarginMs,
+   * outageIntervalMs, minIntervalMs. A new watch replaces the previous one.
+   */
+  function watch(params, options) {
+    if (failure) { emit("onEngagement", copy(failure)); return false; }
+    var data;
+    try {
+      data = JSON.parse(toJson({ type: "watch", params: params === undefined ? {} : params,
+        options: options === undefined ? {} : options }));
+      if (!("params" in data) || !("options" in data)) throw new Error("not JSON data");
+    } catch (err) {
+      console.error(TAG + " ChatApi.watch(params, options): both must be JSON data; " + err.message);
+      return false;
+    }
+    send(data);
+    return true;
+  }
+
+  /** Stop the watch (if any). */
+  function unwatch() {
+    if (worker) send({ type: "unwatch" });
+    else backlog = backlog.filter(function (m) { return m.type !== "watch"; });
+    return true;
+  }
+
+  function bind(event, binding) {
+    if (EVENTS.indexOf(event) < 0) {
+      console.error(TAG + " ChatApi.bind: event must be one of " + EVENTS.join(", ") +
+        "; got " + JSON.stringify(String(event)));
+      return false;
+    }
+    var list = entries(binding);
+    if (!list.length || list.indexOf(null) >= 0) {
+      console.error(TAG + " ChatApi.bind(\"" + event + "\", binding): binding must be a function, " +
+        "{callback, context} or an array of those; got " + describe(binding));
+      return false;
+    }
+    // A callback already bound with the same context is not bound twice (init() may repeat it).
+    list = list.filter(function (entry) {
+      return !bindings[event].some(function (had) {
+        return had.callback === entry.callback && had.context === entry.context;
+      });
+    });
+    bindings[event] = bindings[event].concat(list);
+    if (event === "onReady" && ready) {
+      list.forEach(function (entry) {   // late binders still hear that the runtime is up
+        Promise.resolve().then(function () {
+          try { entry.callback.call(entry.context, { version: VERSION }); } catch (err) {
+            console.error(TAG + " an onReady callback threw; engage-web carries on:", err);
+          }
+        });
+      });
+    }
+    return true;
+  }
+
+  function unbind(event, binding) {
+    if (EVENTS.indexOf(event) < 0) {
+      console.error(TAG + " ChatApi.unbind: event must be one of " + EVENTS.join(", ") +
+        "; got " + JSON.stringify(String(event)));
+      return false;
+    }
+    if (binding === undefined) { bindings[event] = []; return true; }
+    var gone = entries(binding).filter(Boolean);
+    bindings[event] = bindings[event].filter(function (entry) {
+      return !gone.some(function (g) {
+        return g.callback === entry.callback &&
+          (g.context === undefined || g.context === entry.context);
+      });
+    });
+    return true;
+  }
+
+  function describe(value) {
+    if (value === null || value === undefined) return String(value);
+    if (typeof value === "function") return "a function";
+    if (typeof value === "bigint") return "a BigInt";
+    if (typeof value === "object") return Array.isArray(value) ? "an array" : "an object";
+    return typeof value + " " + JSON.stringify(String(value));
+  }
+
+  /** Set or change options; starts the runtime once endpoint and accountId are known. */
+  function init(options) {
+    options = options || {};
+    if (typeof options !== "object") {
+      console.error(TAG + " ChatApi.init(config): config must be an object; got " +
+        describe(options));
+      return false;
+    }
+    if (options.endpoint !== undefined) config.endpoint = absolute(options.endpoint);
+    if (options.accountId !== undefined) config.accountId = options.accountId;
+    if (options.retry !== undefined) config.retry = options.retry;
+    if (options.debug !== undefined) config.debug = !!options.debug;
+    EVENTS.forEach(function (event) {
+      if (options[event] !== undefined) bind(event, options[event]);
+    });
+    if (config.endpoint && config.accountId) {
+      if (failure && failure.error.code === "config") failure = null;   // a new config may fix it
+      start();
+      return true;
+    }
+    console.error(TAG + " ChatApi.init: " + (config.endpoint ? "accountId" : "endpoint") +
+      " is required (data-" + (config.endpoint ? "account-id" : "endpoint") +
+      " on the script tag or ChatApi.init({...})); calls wait until it is set.");
+    return false;
+  }
+
+  function absolute(endpoint) {
+    try { return new URL(String(endpoint), location.href).href.replace(/\/+$/, ""); } catch (err) {
+      return String(endpoint);   // the engine rejects it with a clear message
+    }
+  }
+
+  /** PyScript pages: the embed never touches PyScript; say how Python callbacks are bound. */
+  var pyscriptNoticed = false;
+  function noticePyScript() {
+    if (pyscriptNoticed) return;
+    var found = document.querySelector(
+      'script[type="py"], script[type="mpy"], script[type="pyodide"], py-config, py-script, mpy-script') ||
+      (window.customElements && window.customElements.get("py-script"));
+    if (!found) return;
+    pyscriptNoticed = true;
+    console.info(TAG + " this page runs PyScript. engage-web runs its own Python in a Web Worker " +
+      "and leaves PyScript alone. To handle outcomes in Python, load dist/pyscript.json as the " +
+      "PyScript config and bind with engage_web.browser.page (`from engage_web.browser.page " +
+      "import bind; bind(\"onEngagement\", handler)`); see dist/examples/python-callback.html.");
+  }
+
+  var api = {
+    getEngagement: getEngagement,
+    init: init,
+    bind: bind,
+    unbind: unbind,
+    report: report,
+    cancel: cancel,
+    watch: watch,
+    unwatch: unwatch,
+  };
+  Object.defineProperty(api, "engageWeb", { value: VERSION });
+  Object.defineProperty(api, "ready", { get: function () { return ready; }, enumerable: true });
+  window.ChatApi = api;
+
+  // -- start from the script tag ---------------------------------------------------------------
+
+  var data = (script && script.dataset) || {};
+  var fromTag = {};
+  if (data.endpoint) fromTag.endpoint = data.endpoint;
+  if (data.accountId) fromTag.accountId = data.accountId;
+  if (data.retryPreset) fromTag.retry = { preset: data.retryPreset };
+  if (data.debug !== undefined) fromTag.debug = data.debug !== "false";
+  if (fromTag.endpoint || fromTag.accountId) init(fromTag);
+  else if (fromTag.debug) config.debug = true;
+
+  noticePyScript();
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", noticePyScript);
+  }
+})();

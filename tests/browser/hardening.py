@@ -1,0 +1,199 @@
+"""Helpers for the hardening browser tests: one booted page shared by many cases, and servers
+that can be taken down and brought back.
+
+Booting Pyodide costs seconds of CPU per page, so the hardening tests boot one page per module
+(``SharedPage``) and run their cases on it, each case starting from a clean slate: emulator
+reset, problems and rejections cleared, events recorded afresh. ``OutageServer`` serves an
+emulator on a fixed loopback port that a test can stop (connection refused) and start again with
+its sessions intact; ``InFlight`` wraps an ASGI app and records how many public requests were
+in flight at once (two concurrent watchers would show as 2)::
+
+    shared = SharedPage.open(browser, server, embed_page(body=RECORD_EVENTS))
+    shared.begin()                 # before each case
+    outcome = shared.check({"consumerSections": ["Support"]})
+    shared.finish()                # fails on unexpected console errors / rejections
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from engage_web.emulator.app import create_app
+from tests.browser.conftest import BOOT_TIMEOUT_MS, Emulator, Probe
+from tools.devserver import ServerThread
+
+__all__ = [
+    "RECORD_EVENTS",
+    "SEED_PARAMS",
+    "InFlight",
+    "OutageServer",
+    "SharedPage",
+]
+
+# The seed's example request without vid/sid: Available once the session is past its warm-up.
+SEED_PARAMS: dict[str, Any] = {
+    "appType": "EXTERNAL",
+    "appDetails": {
+        "os": "MAC_OSX",
+        "osVersion": "1.2",
+        "appVersion": "1.0",
+        "deviceFamily": "MOBILE",
+        "ipAddress": "192.168.5.2",
+    },
+    "consumerSections": ["Support", "English", "Other"],
+    "engagementAttributes": [
+        {
+            "type": "personal",
+            "personal": {
+                "contacts": [{"email": "ada@example.com", "phone": "+44 20 7946 0958"}],
+                "firstname": "Ada",
+                "lastname": "Lovelace",
+                "gender": "FEMALE",
+                "company": "liveperson",
+            },
+        }
+    ],
+}
+
+# Page script (after the tag): records every event into window.__events (reset by begin()).
+RECORD_EVENTS = """<script>
+  window.__events = {onEngagement: [], onRetry: [], onReady: []};
+  ["onEngagement", "onRetry", "onReady"].forEach(function (name) {
+    ChatApi.bind(name, function (payload) { window.__events[name].push(payload); });
+  });
+</script>"""
+
+
+@dataclass
+class SharedPage:
+    """One booted embed page reused by many test cases (see the module docstring)."""
+
+    probe: Probe
+    page: Any
+    emulator: Emulator
+    baseline: int = 0
+
+    @classmethod
+    def open(cls, browser: Any, server: str, html: str, **context_options: Any) -> SharedPage:
+        probe = Probe(browser, server)
+        context = probe.new_context(**context_options)
+        page = probe.open(html, context=context)
+        page.wait_for_function("window.ChatApi && ChatApi.ready", timeout=BOOT_TIMEOUT_MS)
+        emulator = Emulator(httpx.Client(base_url=server, timeout=30))
+        return cls(probe, page, emulator)
+
+    def begin(self, *allowed: str, reset: bool = True) -> None:
+        """Start a case: emulator reset (sessions, faults, log), events and problems forgotten.
+
+        With ``reset=False`` the emulator keeps its sessions; only the request log's current
+        length is remembered, so :meth:`requests` returns what came after.
+        """
+        if reset:
+            self.emulator.reset()
+        self.baseline = len(self.emulator.requests(""))
+        self.probe.problems.clear()
+        self.probe.allowed.clear()
+        for pattern in allowed:
+            self.probe.allow(pattern)
+        self.page.evaluate(
+            "window.__rejections = []; "
+            "if (window.__events) Object.keys(window.__events).forEach("
+            "  (k) => { window.__events[k] = []; });"
+        )
+
+    def finish(self) -> None:
+        """End a case: no console error or unhandled rejection beyond the allowed ones."""
+        problems = self.probe.unexpected()
+        assert not problems, "unexpected problems in the page:\n" + "\n".join(problems)
+
+    def init(self, config: dict[str, Any]) -> None:
+        """``ChatApi.init(config)`` and wait for the worker's ``ready`` for that config."""
+        self.page.evaluate(
+            """(config) => new Promise((resolve) => {
+              const done = () => { ChatApi.unbind("onReady", done); resolve(); };
+              ChatApi.bind("onReady", done);
+              ChatApi.init(config);
+            })""",
+            config,
+        )
+
+    def check(self, params: Any = None) -> dict[str, Any]:
+        """``await ChatApi.getEngagement(params)`` in the page."""
+        return self.page.evaluate(
+            "(params) => ChatApi.getEngagement(params)", SEED_PARAMS if params is None else params
+        )
+
+    def requests(self, path_part: str = "/engagement") -> list[dict[str, Any]]:
+        """The public requests the emulator logged since :meth:`begin`."""
+        log = self.emulator.requests("")[self.baseline :]
+        return [entry for entry in log if path_part in entry.get("path", "")]
+
+    def events(self, name: str) -> list[Any]:
+        return self.page.evaluate(f"window.__events.{name}")
+
+    def close(self) -> None:
+        self.emulator.client.close()
+        self.probe.close()
+
+
+class OutageServer:
+    """An emulator (CORS open to loopback pages) on a fixed port, stopped and started at will.
+
+    The app object, and so its sessions, survive a stop; only the socket goes away, so the
+    browser sees "connection refused" while it is down.
+    """
+
+    def __init__(self, app: Any = None) -> None:
+        self.app = app if app is not None else create_app(cors_origins=["*"])
+        self._thread: ServerThread | None = ServerThread(self.app)
+        self.base_url = self._thread.start()
+        self.port = int(self.base_url.rsplit(":", 1)[1])
+
+    @property
+    def up(self) -> bool:
+        return self._thread is not None
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._thread.stop()
+            self._thread = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = ServerThread(self.app, port=self.port)
+            self._thread.start()
+
+    def control(self) -> Emulator:
+        """Control routes of this emulator (only while it is up)."""
+        return Emulator(httpx.Client(base_url=self.base_url, timeout=30))
+
+
+@dataclass
+class InFlight:
+    """ASGI middleware counting concurrent public requests (``/api/``), per route kind."""
+
+    app: Any
+    current: dict[str, int] = field(default_factory=dict)
+    peak: dict[str, int] = field(default_factory=dict)
+    total: dict[str, int] = field(default_factory=dict)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        match = re.search(r"/app/(engagement|report)$", path)
+        if not match or scope.get("method") == "OPTIONS":
+            await self.app(scope, receive, send)
+            return
+        kind = match.group(1)
+        self.current[kind] = self.current.get(kind, 0) + 1
+        self.total[kind] = self.total.get(kind, 0) + 1
+        self.peak[kind] = max(self.peak.get(kind, 0), self.current[kind])
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.current[kind] -= 1
+            await asyncio.sleep(0)

@@ -1,0 +1,114 @@
+"""The worker boots from the build's Pyodide memory snapshot, and falls back to a normal boot.
+
+The snapshot is private, version-locked Pyodide API: whatever goes wrong with it (missing file,
+another Pyodide build, corrupt or truncated bytes) must cost the visitor nothing but time, never
+an answer. Each case serves the embed's worker with snapshot support (the shipped one once it
+has it; until then the change proposed in /tmp/snapshot.patch, applied by
+``tools.snapshot.with_snapshot_support``) and a snapshot file chosen by the case, written to a
+scratch directory under ``dist/`` (a worker's own requests cannot be routed reliably). Then
+``getEngagement`` must still answer Available, and the worker must say how it booted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import re
+import shutil
+import struct
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import Probe
+
+pytestmark = pytest.mark.browser
+
+SECTIONS = ["Support", "English", "Other"]
+BOOTED = re.compile(r"Python engine up in \d+ ms \((snapshot|normal) boot\)")
+FALLBACK = "the memory snapshot could not be used"
+
+
+@pytest.fixture(scope="session")
+def snapshot_file(dist_dir: Path, browser: Any) -> tuple[Any, bytes]:
+    """The build's snapshot (made once per engine and Pyodide version) and its raw bytes."""
+    from tools.snapshot import SnapshotError, ensure_snapshot
+
+    try:
+        info = ensure_snapshot(dist_dir, browser=browser)
+    except SnapshotError as exc:
+        pytest.fail(f"the build could not make the memory snapshot: {exc}")
+    return info, gzip.decompress((dist_dir / info.file).read_bytes())
+
+
+def _other_build_id(raw: bytes) -> bytes:
+    words = list(struct.unpack_from("<12I", raw))
+    words[4] ^= 0xFFFFFFFF
+    return struct.pack("<12I", *words) + raw[48:]
+
+
+# The snapshot file each case serves, made from the build's raw snapshot (None: no file, 404).
+CASES: dict[str, Callable[[bytes], bytes | None]] = {
+    "the build's snapshot": lambda raw: gzip.compress(raw, 1),
+    "missing (404)": lambda raw: None,
+    "another Pyodide build id": lambda raw: gzip.compress(_other_build_id(raw), 1),
+    "not gzip": lambda raw: b"\x00garbage" * 100,
+    "not a snapshot": lambda raw: gzip.compress(b"\x00" * 4096),
+    "truncated after a valid header": lambda raw: gzip.compress(raw[: len(raw) // 3], 1),
+}
+EXPECTED_BOOT = {name: "normal" for name in CASES} | {"the build's snapshot": "snapshot"}
+
+
+@pytest.fixture
+def variant_dir(dist_dir: Path) -> Iterator[Path]:
+    """A scratch directory under dist/ (served by the test server), removed afterwards."""
+    path = dist_dir / ".snapcheck"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir()
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _write_variant(where: Path, dist: Path, info: Any, body: bytes | None) -> None:
+    """engage.js, the worker with snapshot support naming ``snapshot.bin.gz``, and that file
+    (``None``: no file, so the server answers 404)."""
+    from tools.bench import relocated_worker
+    from tools.snapshot import with_snapshot_line, with_snapshot_support
+
+    worker = with_snapshot_support((dist / "engage-worker.mjs").read_text(encoding="utf-8"))
+    named = dataclasses.replace(info, file="snapshot.bin.gz")
+    worker = with_snapshot_line(relocated_worker(worker, "../", hook=False), named)
+    (where / "engage-worker.mjs").write_text(worker, encoding="utf-8")
+    shutil.copy(dist / "engage.js", where / "engage.js")
+    if body is not None:
+        (where / "snapshot.bin.gz").write_bytes(body)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_any_snapshot_problem_costs_a_normal_boot_never_the_answer(
+    probe: Probe, dist_dir: Path, snapshot_file: tuple[Any, bytes], variant_dir: Path, case: str
+):
+    """Whatever the snapshot URL serves, the check answers Available; only the build's own
+    snapshot is used, and every other case is announced with a warning, then booted normally."""
+    info, raw = snapshot_file
+    _write_variant(variant_dir, dist_dir, info, CASES[case](raw))
+    html = (
+        "<!doctype html><meta charset='utf-8'><link rel='icon' href='data:,'>"
+        "<script src='/.snapcheck/engage.js' data-endpoint='/' data-account-id='demo'></script>"
+    )
+    page = probe.open(html, path="/.snapcheck/page.html")
+    outcome = page.evaluate("(s) => ChatApi.getEngagement({consumerSections: s})", SECTIONS)
+    assert outcome["status"] == "Available", outcome
+    page.wait_for_function("true")   # one more round trip so the worker's console lines arrive
+    booted = [m.group(1) for line in probe.console if (m := BOOTED.search(line))]
+    warned = [line for line in probe.console if FALLBACK in line]
+    assert booted == [EXPECTED_BOOT[case]], probe.console
+    if EXPECTED_BOOT[case] == "snapshot":
+        assert not warned
+    else:
+        assert len(warned) == 1, probe.console
+        assert warned[0].startswith("warning:"), warned

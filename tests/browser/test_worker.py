@@ -1,0 +1,365 @@
+"""The worker's Python side under CPython: JSON messages in, JSON answers and events out.
+
+``WorkerHost`` is driven exactly as engage-worker.mjs drives it in the browser, with the shared
+fakes (``tests/fakes.py``) standing in for pyfetch and the timers: nothing really waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+from engage_web.browser.worker import (
+    WorkerHost,
+    js_option_name,
+    retry_event_to_js,
+    retry_options_from_js,
+)
+from engage_web.errors import ConfigError
+from tests.fakes import (
+    HANG,
+    SEED_REQUEST,
+    FakeClock,
+    ScriptedTransport,
+    available,
+    json_answer,
+    not_available,
+    run,
+    settle,
+)
+
+CONFIG = {"endpoint": "https://emulator.test", "accountId": "demo"}
+
+
+class Page:
+    """What the page would receive: every message the host posts or answers, decoded."""
+
+    def __init__(self, transport: ScriptedTransport, clock: FakeClock | None = None) -> None:
+        self.posted: list[dict[str, Any]] = []
+        self.transport = transport
+        self.host = WorkerHost(
+            lambda text: self.posted.append(json.loads(text)),
+            transport=transport,
+            clock=clock or FakeClock(auto_advance=True),
+        )
+
+    async def send(self, message: dict[str, Any]) -> dict[str, Any] | None:
+        answer = await self.host.handle(json.dumps(message))
+        return None if answer is None else json.loads(answer)
+
+
+def test_a_check_answers_with_its_outcome_and_posts_on_retry_events_in_page_units():
+    """init answers ready; a check posts onRetry {attempt, delayMs, reason}, then its outcome."""
+    page = Page(ScriptedTransport(not_available(), available(status=200)))
+
+    async def scenario() -> tuple[Any, Any]:
+        ready = await page.send({"type": "init", "config": CONFIG})
+        answer = await page.send({"type": "check", "id": 7, "params": SEED_REQUEST})
+        return ready, answer
+
+    ready, answer = run(scenario())
+    assert ready == {"type": "ready"}
+    assert answer["type"] == "outcome"
+    assert answer["id"] == 7
+    assert answer["outcome"]["status"] == "Available"
+    assert page.posted == [
+        {"type": "retry", "event": {"attempt": 2, "delayMs": 1000, "reason": "NotAvailable"}}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("config", "field", "says"),
+    [
+        ({**CONFIG, "endpoint": "ftp://x"}, "endpoint", "http:// or https://"),
+        ({**CONFIG, "accountId": "not valid!"}, "accountId", "not valid!"),
+        ({**CONFIG, "retry": {"attemptTimeoutMs": "soon"}}, "retry.attemptTimeoutMs", "'soon'"),
+        ({**CONFIG, "retry": {"attemptTimeoutMs": 0}}, "retry.attemptTimeoutMs", "milliseconds"),
+        ({**CONFIG, "retry": {"preset": "fastest"}}, "retry.preset", "default, liveperson"),
+        ({**CONFIG, "retry": {"retries": -1}}, "retry.retries", "-1"),
+        ({**CONFIG, "retry": {"tries": 3}}, "retry.tries", "allowed"),
+        ({**CONFIG, "retry": 5}, "retry", "5"),
+        ("demo", "config", "'demo'"),
+    ],
+    ids=[
+        "endpoint",
+        "account",
+        "ms-not-number",
+        "ms-out-of-range",
+        "preset",
+        "retries",
+        "unknown-option",
+        "retry-not-object",
+        "config-not-object",
+    ],
+)
+def test_bad_configuration_fails_naming_the_page_option(config, field, says):
+    """A bad option fails init with code 'config', the option's page (camelCase) name and value."""
+    page = Page(ScriptedTransport())
+
+    async def scenario() -> tuple[Any, Any]:
+        failed = await page.send({"type": "init", "config": config})
+        later = await page.send({"type": "check", "id": 1, "params": {}})
+        return failed, later
+
+    failed, later = run(scenario())
+    assert failed["type"] == "failed"
+    assert failed["error"]["code"] == "config"
+    assert failed["error"]["field"] == field
+    assert failed["error"]["message"].startswith(field + ": ")
+    assert says in failed["error"]["message"]
+    assert later["outcome"] == {"status": "Error", "error": failed["error"]}
+    assert page.transport.calls == 0
+
+
+def test_a_check_before_init_says_how_to_configure():
+    """A check that arrives with no configuration gets an Error outcome naming init."""
+    page = Page(ScriptedTransport())
+    answer = run(page.send({"type": "check", "id": 1, "params": {}}))
+    assert answer["outcome"]["error"]["code"] == "config"
+    assert "ChatApi.init" in answer["outcome"]["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("stored", "query"),
+    [
+        ({"vid": "v9", "sid": "s9"}, "&vid=v9&sid=s9"),
+        ({"vid": "v9", "sid": None}, "&vid=v9"),
+        ({"vid": None, "sid": None}, ""),
+        ({"vid": "bad id!", "sid": "s9"}, ""),
+        ({"vid": "v9", "sid": "x" * 65}, "&vid=v9"),
+        (None, ""),
+    ],
+    ids=["pair", "new-tab", "none", "mangled-vid", "mangled-sid", "missing"],
+)
+def test_the_first_check_sends_the_session_the_page_stored(stored, query):
+    """The page's stored vid/sid go with the first check; ids storage mangled are dropped."""
+    page = Page(ScriptedTransport(available()))
+
+    async def scenario() -> None:
+        await page.send({"type": "init", "config": CONFIG})
+        await page.send({"type": "check", "id": 1, "params": SEED_REQUEST, "session": stored})
+
+    run(scenario())
+    url = page.transport.requests[0].url
+    assert url.endswith("/app/engagement?v=1.0" + query)
+
+
+def test_the_engine_session_is_not_overwritten_by_the_page_ids_of_an_older_outcome():
+    """Once the engine holds a session, later (staler) ids from the page do not replace it."""
+    page = Page(ScriptedTransport(available("v1", "s1"), available("v1", "s1", status=200)))
+
+    async def scenario() -> None:
+        await page.send({"type": "init", "config": CONFIG})
+        await page.send({"type": "check", "id": 1, "params": {}, "session": None})
+        await page.send({"type": "check", "id": 2, "params": {}, "session": {"vid": "old"}})
+
+    run(scenario())
+    assert page.transport.requests[1].url.endswith("&vid=v1&sid=s1")
+
+
+def test_report_goes_to_the_current_session():
+    """A report message is sent to the session of the last answer and answered 'reported'."""
+    recorded = {"sessionId": "s1", "visitorId": "v1", "pageId": "p1", "recorded": 1}
+    page = Page(ScriptedTransport(available("v1", "s1"), json_answer(200, recorded)))
+    impression = {"type": "impDisplay", "campaign": 1, "engId": 2, "revision": 3}
+
+    async def scenario() -> Any:
+        await page.send({"type": "init", "config": CONFIG})
+        await page.send({"type": "check", "id": 1, "params": {}})
+        return await page.send(
+            {"type": "report", "id": 2, "engagementAttributes": [impression], "pageId": None}
+        )
+
+    answer = run(scenario())
+    request = page.transport.requests[1]
+    assert request.method == "PUT"
+    assert request.url.endswith("/app/report?v=1.0&vid=v1&sid=s1")
+    assert json.loads(request.body)["engagementAttributes"] == [impression]
+    assert answer["type"] == "reported"
+    assert answer["id"] == 2
+    assert answer["result"]["delivered"] is True
+
+
+def test_cancel_ends_a_waiting_check_with_a_cancelled_outcome_and_no_timer_left():
+    """A cancel message ends a check that waits to re-check: outcome 'cancelled', no timer left."""
+    clock = FakeClock()
+    page = Page(ScriptedTransport(not_available(), HANG), clock)
+
+    async def scenario() -> Any:
+        await page.send({"type": "init", "config": CONFIG})
+        check = asyncio.ensure_future(page.send({"type": "check", "id": 1, "params": {}}))
+        await settle()
+        assert clock.pending  # waiting for the re-check
+        assert await page.send({"type": "cancel"}) is None
+        return await check
+
+    answer = run(scenario())
+    assert answer["outcome"]["error"]["code"] == "cancelled"
+    assert clock.pending == []
+
+
+def test_retry_options_from_the_page_set_the_engine_policy():
+    """camelCase millisecond options reach the engine in seconds (the attempt timeout here)."""
+    page = Page(ScriptedTransport(available()))
+
+    async def scenario() -> None:
+        config = {**CONFIG, "retry": {"preset": "none", "attemptTimeoutMs": 1500}}
+        await page.send({"type": "init", "config": config})
+        await page.send({"type": "check", "id": 1, "params": {}})
+
+    run(scenario())
+    assert page.transport.timeouts == [1.5]
+
+
+@pytest.mark.parametrize(
+    ("message", "answer_type", "field"),
+    [
+        ('{"type": "launch", "id": 3}', "outcome", "type"),
+        ('{"type": "launch"}', "failed", "type"),
+        ("not json", "failed", "type"),
+        ("[1, 2]", "failed", "type"),
+    ],
+    ids=["unknown-with-id", "unknown-without-id", "not-json", "not-an-object"],
+)
+def test_unknown_or_unreadable_messages_get_a_clear_error(message, answer_type, field):
+    """A message the worker cannot serve is answered with an Error naming what is expected."""
+    host = WorkerHost(post=lambda text: None)
+    answer = json.loads(run(host.handle(message)))
+    assert answer["type"] == answer_type
+    error = answer["outcome"]["error"] if answer_type == "outcome" else answer["error"]
+    assert error["field"] == field
+    assert "expected init, check, report, cancel, watch or unwatch" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (None, None),
+        ("liveperson", {"preset": "liveperson"}),
+        ({"attemptTimeoutMs": 2500, "deadlineMs": 60000}, {"attempt_timeout": 2.5, "deadline": 60}),
+        ({"scheduleMs": [10000, 30000]}, {"schedule": [10.0, 30.0]}),
+        ({"retries": 1, "jitter": 0}, {"max_retries": 1, "jitter": 0}),
+        ({"notAvailableRechecks": 4}, {"not_available_rechecks": 4}),
+    ],
+)
+def test_retry_options_from_js(options, expected):
+    """Page retry options become the engine's snake_case names, milliseconds become seconds."""
+    assert retry_options_from_js(options) == expected
+
+
+@pytest.mark.parametrize(
+    ("options", "option"),
+    [
+        ({"deadlineMs": "60s"}, "retry.deadlineMs"),
+        ({"deadlineMs": float("nan")}, "retry.deadlineMs"),
+        ({"deadlineMs": True}, "retry.deadlineMs"),
+        ({"scheduleMs": 100}, "retry.scheduleMs"),
+        ({"scheduleMs": [100, "x"]}, "retry.scheduleMs"),
+        ([1], "retry"),
+    ],
+)
+def test_retry_options_from_js_refuses_non_numbers(options, option):
+    """A millisecond option that is not a finite number is refused, naming it."""
+    with pytest.raises(ConfigError) as caught:
+        retry_options_from_js(options)
+    assert caught.value.option == option
+
+
+@pytest.mark.parametrize(
+    ("option", "config", "expected"),
+    [
+        ("endpoint", {}, "endpoint"),
+        ("account_id", {}, "accountId"),
+        ("retry.attempt_timeout", {"retry": {"attemptTimeoutMs": 1}}, "retry.attemptTimeoutMs"),
+        ("retry.attempt_timeout", {"retry": {"attempt_timeout": 1}}, "retry.attemptTimeout"),
+        ("retry.max_retries", {"retry": {"retries": 99}}, "retry.retries"),
+        ("retry.max_retries", {"retry": {"maxRetries": 99}}, "retry.maxRetries"),
+    ],
+)
+def test_js_option_name(option, config, expected):
+    """Engine option names in errors are given back in the spelling the page used."""
+    assert js_option_name(option, config) == expected
+
+
+def test_retry_event_to_js_converts_seconds_and_names():
+    """An engine retry event in seconds/snake_case becomes the page's milliseconds/camelCase."""
+    assert retry_event_to_js({"attempt": 3, "delay": 0.25, "retry_after": None}) == {
+        "attempt": 3,
+        "delayMs": 250,
+        "retryAfter": None,
+    }
+
+
+@pytest.mark.parametrize("then_cancel", [False, True], ids=["finishes", "cancel-reaches-it"])
+def test_a_new_init_does_not_cancel_running_checks_but_cancel_still_reaches_them(then_cancel):
+    """Re-configuring leaves checks under way running on the old engine; cancel stops them."""
+    clock = FakeClock()
+    page = Page(ScriptedTransport(not_available(), available(status=200)), clock)
+
+    async def scenario() -> Any:
+        await page.send({"type": "init", "config": CONFIG})
+        first = asyncio.ensure_future(page.send({"type": "check", "id": 1, "params": {}}))
+        await settle()
+        ready = await page.send({"type": "init", "config": {**CONFIG, "retry": "none"}})
+        assert ready == {"type": "ready"}
+        if then_cancel:
+            await page.send({"type": "cancel"})
+        else:
+            clock.advance(1.0)  # the re-check is due: it runs on the old engine's policy
+        return await first
+
+    answer = run(scenario())
+    if then_cancel:
+        assert answer["outcome"]["error"]["code"] == "cancelled"
+        assert clock.pending == []
+    else:
+        assert answer["outcome"]["status"] == "Available"
+
+
+def test_a_watch_posts_each_changed_outcome_and_unwatch_leaves_no_timer():
+    """watch posts 'engagement' for the first outcome and each change; unwatch stops its timer."""
+    clock = FakeClock()
+    page = Page(
+        ScriptedTransport(not_available(), not_available(status=200), available(status=200)),
+        clock,
+    )
+    options = {"intervalMs": 10000, "minIntervalMs": 1000}
+    no_recheck = {**CONFIG, "retry": {"notAvailableRechecks": 0}}
+
+    async def scenario() -> None:
+        await page.send({"type": "init", "config": no_recheck})
+        assert await page.send({"type": "watch", "params": {}, "options": options}) is None
+        await settle()
+        for _ in range(2):  # the same NotAvailable (not posted again), then Available
+            clock.advance(10.0)
+            await settle()
+        assert await page.send({"type": "unwatch"}) is None
+        await settle()
+
+    run(scenario())
+    assert [m["outcome"]["status"] for m in page.posted] == ["NotAvailable", "Available"]
+    assert {m["type"] for m in page.posted} == {"engagement"}
+    assert clock.pending == []
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [({"intervalMs": "often"}, "watch.intervalMs"), ({"every": 1}, "watch.every"), (7, "watch")],
+)
+def test_bad_watch_options_are_posted_as_an_error_naming_the_option(options, field):
+    """A bad watch option is answered with one 'engagement' Error (code config) naming it."""
+    page = Page(ScriptedTransport())
+
+    async def scenario() -> None:
+        await page.send({"type": "init", "config": CONFIG})
+        await page.send({"type": "watch", "params": {}, "options": options})
+
+    run(scenario())
+    (message,) = page.posted
+    assert message["type"] == "engagement"
+    assert message["outcome"]["error"]["code"] == "config"
+    assert message["outcome"]["error"]["field"] == field
+    assert page.transport.calls == 0

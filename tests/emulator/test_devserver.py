@@ -1,0 +1,111 @@
+"""The demo server serves dist/ and the emulator on one origin, with the types Pyodide needs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.emulator.conftest import ENGAGEMENT, TestClient, query
+from tools.devserver import ServerThread, create_dev_app
+
+FILES = {
+    "index.html": b"<!doctype html><title>demo</title>",
+    "engine.js": b"export const x = 1;",
+    "pyodide/pyodide.mjs": b"export {}",
+    "pyodide/pyodide.asm.wasm": b"\0asm\1\0\0\0",
+    "pyodide/python_stdlib.zip": b"PK\5\6" + b"\0" * 18,
+    "pyodide/pyodide-lock.json": b"{}",
+    "pyscript/core.js": b"export {}",
+    "engage_web.zip": b"PK\5\6" + b"\0" * 18,
+    "api/not-the-emulator.txt": b"shadowed",
+}
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    for name, content in FILES.items():
+        path = tmp_path / "dist" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+    return tmp_path
+
+
+@pytest.fixture
+def dev(root: Path) -> TestClient:
+    return TestClient(create_dev_app(root))
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type", "cache"),
+    [
+        ("/", "text/html", "no-store"),
+        ("/index.html", "text/html", "no-store"),
+        ("/engine.js", "text/javascript", "no-store"),
+        ("/engage_web.zip", "application/zip", "no-store"),
+        ("/pyodide/pyodide.mjs", "text/javascript", "immutable"),
+        ("/pyodide/pyodide.asm.wasm", "application/wasm", "immutable"),
+        ("/pyodide/python_stdlib.zip", "application/zip", "immutable"),
+        ("/pyodide/pyodide-lock.json", "application/json", "immutable"),
+        ("/pyscript/core.js", "text/javascript", "immutable"),
+    ],
+)
+def test_static_files_have_the_right_type_and_cache_policy(dev, path, content_type, cache):
+    """Each file type gets the media type browsers require and the dev cache policy."""
+    answer = dev.get(path)
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].split(";")[0] == content_type
+    assert cache in answer.headers["cache-control"]
+    if path == "/pyodide/pyodide.asm.wasm":
+        assert answer.headers["content-type"] == "application/wasm"
+        assert "max-age=31536000" in answer.headers["cache-control"]
+
+
+def test_the_emulator_wins_over_files(dev):
+    """Emulator paths are answered by the emulator even if dist/ holds a file there."""
+    assert dev.post(ENGAGEMENT + query(), json={}).status_code == 201
+    shadowed = dev.get("/api/not-the-emulator.txt")
+    assert shadowed.status_code == 404
+    assert shadowed.headers["content-type"] == "application/json"
+    assert dev.get("/openapi.json").json()["openapi"] == "3.1.0"
+    assert dev.get("/_emulator/state").status_code == 200
+
+
+def test_emulator_routes_keep_405_next_to_static_files(dev):
+    """The static mount does not swallow wrong-method calls to emulator routes."""
+    answer = dev.get(ENGAGEMENT + query())
+    assert answer.status_code == 405
+    assert answer.headers["allow"] == "POST"
+
+
+def test_missing_files_answer_404(dev):
+    """A file that is not in dist/ answers 404."""
+    assert dev.get("/nope.js").status_code == 404
+
+
+def test_without_dist_the_emulator_still_runs(tmp_path: Path):
+    """Before the first build there is no dist/: pages 404, the emulator answers."""
+    dev = TestClient(create_dev_app(tmp_path))
+    assert dev.get("/").status_code == 404
+    assert dev.post(ENGAGEMENT + query(), json={}).status_code == 201
+
+
+def test_server_thread_serves_on_a_free_loopback_port_and_stops(root: Path):
+    """ServerThread starts on a free port, serves real HTTP and frees the port on stop."""
+    server = ServerThread(create_dev_app(root))
+    base = server.start()
+    try:
+        assert base.startswith("http://127.0.0.1:")
+        assert httpx.get(f"{base}/").text == FILES["index.html"].decode()
+        assert httpx.post(f"{base}{ENGAGEMENT}{query()}", json={}).status_code == 201
+    finally:
+        server.stop()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{base}/", timeout=2)
+
+
+def test_two_server_threads_get_different_ports(root: Path):
+    """Each ServerThread binds its own port, so parallel tests do not collide."""
+    with ServerThread(create_dev_app(root)) as one, ServerThread(create_dev_app(root)) as two:
+        assert one != two

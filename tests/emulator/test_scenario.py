@@ -1,0 +1,242 @@
+"""Scenarios load from TOML with exact errors, and decide which engagement a request gets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engage_web.emulator.app import create_app
+from engage_web.emulator.scenario import (
+    Engagement,
+    ScenarioError,
+    load_scenario,
+    parse_scenario,
+)
+from engage_web.errors import ConfigError
+from tests.emulator.conftest import ENGAGEMENT, TestClient, query
+
+ENGAGEMENT_KEYS = """campaignId = "1"
+engagementId = "2"
+contextId = "1"
+windowId = "3"
+language = "en-US"
+engagementRevision = 1
+validForSeconds = 60
+"""
+
+
+def scenario_text(*, warm_up: int = 0, engagements: str = "", skills: str = "") -> str:
+    return f'warmUp = {warm_up}\n{skills}\n[[accounts]]\nid = "acme"\n{engagements}'
+
+
+def engagement(sections: str, skill: int | None, campaign: str) -> str:
+    skill_line = f"skillId = {skill}\n" if skill is not None else ""
+    return (
+        f"[[accounts.engagements]]\nsections = {sections}\n{skill_line}"
+        + ENGAGEMENT_KEYS.replace('campaignId = "1"', f'campaignId = "{campaign}"')
+    )
+
+
+SKILLS = """
+[[skills]]
+id = 1
+name = "Online"
+agentsOnline = 3
+
+[[skills]]
+id = 2
+name = "Offline"
+agentsOnline = 0
+"""
+
+
+def test_default_scenario_serves_the_seed_example():
+    """The built-in scenario serves account demo with the seed's engagement on skill 23."""
+    scenario = load_scenario()
+    account = scenario.account("demo")
+    assert account is not None
+    assert account.warm_up == 1
+    first = account.engagements[0]
+    assert first.matches(["Support", "English", "Other"])
+    assert first.details(scenario.skills[23]) == {
+        "campaignId": "3346848610",
+        "engagementId": "3562981110",
+        "contextId": "1",
+        "windowId": "3346847910",
+        "language": "en-US",
+        "engagementRevision": 44,
+        "validForSeconds": 900,
+        "skillId": 23,
+        "skillName": "TestSkill",
+    }
+
+
+@pytest.mark.parametrize(
+    ("targets", "request_sections", "expected"),
+    [
+        ((), [], True),  # no sections: site-wide
+        ((), ["Anything"], True),
+        (("Support",), [], False),  # a targeted engagement needs a section
+        (("Support",), ["support"], True),  # case-insensitive
+        (("Support", "Sales"), ["Other", "Sales"], True),  # any one section is enough
+        (("Support",), ["Sales"], False),
+    ],
+)
+def test_section_matching(targets, request_sections, expected):
+    """An engagement matches when it lists no sections or shares one with the request."""
+    target = Engagement("1", "2", "1", "3", "en-US", 1, 60, sections=targets)
+    assert target.matches(request_sections) is expected
+
+
+@pytest.mark.parametrize(
+    ("sections", "expected_campaign"),
+    [
+        (["Sales"], "20"),  # first match has nobody online: the next one with agents wins
+        (["Support", "Sales"], "10"),  # several match: the first in file order wins
+        (["Nowhere"], "30"),  # only the site-wide engagement matches
+    ],
+)
+def test_first_matching_engagement_with_agents_wins(sections, expected_campaign):
+    """Priority is file order among matching engagements whose skill has agents online."""
+    text = scenario_text(
+        skills=SKILLS,
+        engagements=engagement('["Support"]', 1, "10")
+        + engagement('["Sales"]', 2, "11")
+        + engagement('["Sales"]', 1, "20")
+        + engagement("[]", None, "30"),
+    )
+    client = TestClient(create_app(parse_scenario(text)))
+    answer = client.post(
+        "/api/account/acme/app/engagement" + query(), json={"consumerSections": sections}
+    ).json()
+    assert answer["status"] == "Available"
+    assert answer["engagementDetails"]["campaignId"] == expected_campaign
+
+
+def test_an_engagement_without_skill_omits_skill_fields():
+    """engagementDetails carries skillId/skillName only when the engagement names a skill."""
+    text = scenario_text(engagements=engagement("[]", None, "30"))
+    client = TestClient(create_app(parse_scenario(text)))
+    details = client.post("/api/account/acme/app/engagement" + query()).json()["engagementDetails"]
+    assert "skillId" not in details
+    assert "skillName" not in details
+
+
+@pytest.mark.parametrize("warm_up", [0, 1, 3])
+def test_warm_up_counts_checks_of_a_new_session(warm_up):
+    """The first warmUp checks of a new session answer NotAvailable, then Available."""
+    text = scenario_text(warm_up=warm_up, engagements=engagement("[]", None, "30"))
+    client = TestClient(create_app(parse_scenario(text)))
+    statuses, ids = [], {}
+    for _ in range(warm_up + 2):
+        answer = client.post(
+            "/api/account/acme/app/engagement" + query(ids.get("visitorId"), ids.get("sessionId"))
+        ).json()
+        ids = answer
+        statuses.append(answer["status"])
+    assert statuses == ["NotAvailable"] * warm_up + ["Available"] * 2
+
+
+def test_other_accounts_answer_404():
+    """Only the scenario's accounts exist; any other account id answers 404."""
+    client = TestClient(create_app())
+    answer = client.post("/api/account/other/app/engagement" + query(), json={})
+    assert answer.status_code == 404
+    assert "demo" in answer.json()["message"]
+    assert client.post(ENGAGEMENT + query(), json={}).status_code == 201
+
+
+VALID_ENGAGEMENT = engagement('["A"]', 1, "10")
+
+
+@pytest.mark.parametrize(
+    ("text", "key_path", "problem"),
+    [
+        ("warmUp = [", "(syntax)", "not valid TOML"),
+        ("warmUp = 1\n", "accounts", "at least one"),
+        ("warmup = 1\n[[accounts]]\nid = 'a'\n", "warmup", "did you mean 'warmUp'"),
+        ("warmUp = -1\n[[accounts]]\nid = 'a'\n", "warmUp", "int >= 0; got -1"),
+        ("[[accounts]]\nid = 'has space'\n", "accounts[0].id", "malformed accountId"),
+        ("[[accounts]]\nid = 'a'\n[[accounts]]\nid = 'a'\n", "accounts[1].id", "duplicate"),
+        ("[[accounts]]\nname = 'a'\n", "accounts[0].name", "unknown key"),
+        (
+            SKILLS + "[[skills]]\nid = 1\nname = 'x'\nagentsOnline = 1\n[[accounts]]\nid = 'a'\n",
+            "skills[2].id",
+            "duplicate skill id 1",
+        ),
+        (
+            "[[skills]]\nid = 1\nname = 'x'\n[[accounts]]\nid = 'a'\n",
+            "skills[0].agentsOnline",
+            "is required",
+        ),
+        (
+            "[[skills]]\nid = 1\nname = 'x'\nagentsOnline = true\n[[accounts]]\nid = 'a'\n",
+            "skills[0].agentsOnline",
+            "got True",
+        ),
+        (
+            scenario_text(skills=SKILLS, engagements=engagement('["A"]', 9, "10")),
+            "accounts[0].engagements[0].skillId",
+            "unknown skill 9; known skills: 1, 2",
+        ),
+        (
+            scenario_text(skills=SKILLS, engagements=VALID_ENGAGEMENT.replace("language", "lang")),
+            "accounts[0].engagements[0].lang",
+            "did you mean 'language'",
+        ),
+        (
+            scenario_text(
+                skills=SKILLS,
+                engagements=VALID_ENGAGEMENT.replace("validForSeconds = 60", "validForSeconds = 0"),
+            ),
+            "accounts[0].engagements[0].validForSeconds",
+            "int >= 1; got 0",
+        ),
+        (
+            scenario_text(skills=SKILLS, engagements=VALID_ENGAGEMENT.replace('["A"]', '"A"')),
+            "accounts[0].engagements[0].sections",
+            "must be an array; got a string",
+        ),
+        (
+            scenario_text(
+                skills=SKILLS, engagements=VALID_ENGAGEMENT.replace('["A"]', '["A", ""]')
+            ),
+            "accounts[0].engagements[0].sections[1]",
+            "non-empty string",
+        ),
+    ],
+)
+def test_bad_scenarios_name_the_file_key_and_problem(tmp_path: Path, text, key_path, problem):
+    """A bad scenario file raises ScenarioError naming the file, the key path and the problem."""
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    err = caught.value
+    assert isinstance(err, ConfigError)
+    assert err.source == str(path)
+    assert err.key_path == key_path
+    assert problem in err.problem
+    assert str(err).startswith(f"{path}: {key_path}: ")
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"), [(None, "cannot read the file"), (b"warmUp = '\xff'", "not UTF-8")]
+)
+def test_unreadable_scenario_files(tmp_path: Path, content, problem):
+    """A missing or non-UTF-8 scenario file is a ScenarioError, not an OSError or traceback."""
+    path = tmp_path / "s.toml"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(ScenarioError, match=problem):
+        load_scenario(path)
+
+
+def test_ids_may_be_written_as_integers():
+    """Numeric ids in the file come out as the strings the wire carries."""
+    text = scenario_text(
+        engagements=engagement("[]", None, "10").replace('campaignId = "10"', "campaignId = 10")
+    )
+    details = parse_scenario(text).account("acme").engagements[0].details(None)
+    assert details["campaignId"] == "10"

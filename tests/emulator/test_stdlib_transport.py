@@ -1,0 +1,105 @@
+"""The CPython transport returns every HTTP answer and turns failures into transport errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.responses import RedirectResponse
+from starlette.routing import Route
+
+from engage_web.errors import AttemptTimeout, NetworkError
+from engage_web.stdlib_transport import stdlib_transport
+from engage_web.transport import HttpRequest
+from tests.emulator.conftest import ENGAGEMENT, query
+from tools.devserver import ServerThread
+
+JSON = {"Content-Type": "application/json"}
+
+
+def send(request: HttpRequest, timeout: float = 5.0):
+    return asyncio.run(stdlib_transport(request, timeout))
+
+
+def test_a_created_answer_comes_back_whole(live_server: str):
+    """A 201 comes back with its status, lower-cased headers and the body text."""
+    answer = send(HttpRequest("POST", f"{live_server}{ENGAGEMENT}{query()}", JSON, "{}"))
+    assert answer.status == 201
+    assert answer.header("Content-Type") == "application/json"
+    assert json.loads(answer.body)["status"] == "NotAvailable"
+
+
+@pytest.mark.parametrize(("status", "retry_after"), [(400, None), (404, None), (503, "3")])
+def test_error_statuses_are_returned_not_raised(live_server: str, status, retry_after):
+    """4xx and 5xx answers are HttpResponses with their JSON body and headers."""
+    if status == 503:
+        httpx.post(f"{live_server}/_emulator/faults", json={"status": 503, "retryAfter": 3})
+        url = f"{live_server}{ENGAGEMENT}{query()}"
+    elif status == 404:
+        url = f"{live_server}/api/account/nobody/app/engagement{query()}"
+    else:
+        url = f"{live_server}{ENGAGEMENT}{query(v='9')}"
+    answer = send(HttpRequest("POST", url, JSON, "{}"))
+    assert answer.status == status
+    assert answer.header("retry-after") == retry_after
+    assert json.loads(answer.body)["message"]
+
+
+def test_connection_refused_is_a_network_error():
+    """Nobody listening: NetworkError naming the URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/x"
+    with pytest.raises(NetworkError, match=f"127.0.0.1:{port}"):
+        send(HttpRequest("GET", url))
+
+
+def test_a_slow_answer_is_an_attempt_timeout(live_server: str):
+    """No answer within the timeout: AttemptTimeout carrying that timeout."""
+    httpx.post(f"{live_server}/_emulator/faults", json={"delayMs": 700})
+    with pytest.raises(AttemptTimeout) as caught:
+        send(HttpRequest("POST", f"{live_server}{ENGAGEMENT}{query()}", JSON, "{}"), timeout=0.2)
+    assert caught.value.timeout == 0.2
+
+
+def test_cancelling_returns_at_once(live_server: str):
+    """Cancelling the awaiting task ends the exchange for the caller without waiting for it."""
+    httpx.post(f"{live_server}/_emulator/faults", json={"delayMs": 700})
+
+    async def scenario():
+        task = asyncio.ensure_future(
+            stdlib_transport(
+                HttpRequest("POST", f"{live_server}{ENGAGEMENT}{query()}", JSON, "{}"), 5.0
+            )
+        )
+        await asyncio.sleep(0)  # let the exchange start
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(scenario())
+
+
+def test_redirects_are_not_followed():
+    """A 3xx comes back as it is (an API never redirects; following would drop the POST body)."""
+
+    async def moved(request):
+        return RedirectResponse("/elsewhere", status_code=307)
+
+    app = Starlette(routes=[Route("/moved", moved, methods=["POST"])])
+    with ServerThread(app) as base:
+        answer = send(HttpRequest("POST", f"{base}/moved", JSON, "{}"))
+    assert answer.status == 307
+    assert answer.header("location") == "/elsewhere"
+
+
+@pytest.mark.parametrize("url", ["not a url", "ftp://127.0.0.1/x"])
+def test_unusable_urls_are_network_errors(url):
+    """A URL urllib cannot use is a NetworkError, not a ValueError escaping the transport."""
+    with pytest.raises(NetworkError):
+        send(HttpRequest("GET", url))

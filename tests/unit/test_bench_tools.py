@@ -1,0 +1,122 @@
+"""tools/bench.py's building blocks: statistics, the bench scenario, byte counting, load generator.
+
+Figures are benchmarks' business; these tests only check that the tools count what they claim.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from tools.bench import (
+    ENGAGEMENT_URL,
+    MINIMAL_PATH,
+    ByteCounter,
+    bench_scenario,
+    load_generate,
+    relocated_worker,
+    summarize,
+    throughput_app,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+BODY = {"consumerSections": ["Support", "English", "Other"]}
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ([5], {"n": 1, "median": 5, "min": 5, "max": 5, "p95": 5}),
+        ([4, 1, 3, 2], {"n": 4, "median": 2.5, "min": 1, "max": 4, "p25": 1.75, "p75": 3.25}),
+        ([None, 2, None], {"n": 1, "median": 2}),
+        ([], {"n": 0, "median": None, "max": None}),
+    ],
+    ids=["one", "four", "with-failures", "none"],
+)
+def test_summarize_gives_median_and_spread_of_the_runs_that_produced_a_value(values, expected):
+    """Runs without a value (failed) are left out; no value at all gives None, not an error."""
+    summary = summarize(values)
+    assert {k: summary[k] for k in expected} == expected
+
+
+def test_the_bench_scenario_answers_available_on_the_first_check():
+    """Every variant makes exactly one request: no warm-up NotAvailable in the bench scenario."""
+    from engage_web.emulator.app import create_app
+
+    client = TestClient(create_app(bench_scenario()))
+    answer = client.post(ENGAGEMENT_URL, json=BODY)
+    assert (answer.status_code, answer.json()["status"]) == (201, "Available")
+
+
+def test_the_byte_counter_counts_each_answer_body_and_headers():
+    """Bytes sent are counted per answer (body plus headers) and reset between runs."""
+    counter = ByteCounter(throughput_app())
+    client = TestClient(counter)
+    answer = client.post(MINIMAL_PATH, json=BODY)
+    assert counter.requests == 1
+    assert counter.bytes > len(answer.content)
+    counter.reset()
+    assert (counter.requests, counter.bytes) == (0, 0)
+
+
+def test_the_load_generator_sends_exactly_the_requested_count_over_keep_alive():
+    """total requests are sent and answered (statuses counted) over a few reused connections."""
+    from tools.devserver import ServerThread
+
+    with ServerThread(throughput_app()) as base:
+        port = int(base.rsplit(":", 1)[1])
+        body = b'{"consumerSections": ["Support"]}'
+        request = (
+            f"POST {ENGAGEMENT_URL} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
+        result = asyncio.run(
+            load_generate("127.0.0.1", port, request, total=60, concurrency=4, time_limit=60)
+        )
+    assert (result.requests, result.errors, result.statuses) == (60, 0, {201: 60})
+    assert len(result.latencies_ms) == 60
+
+
+def test_the_load_generator_only_targets_loopback():
+    """Any other host is refused before a connection is made."""
+    with pytest.raises(ValueError, match="loopback"):
+        asyncio.run(load_generate("example.com", 80, b"", total=1))
+
+
+def test_the_relocated_worker_finds_pyodide_and_the_engine_from_its_new_directory():
+    """The bench copy differs from the shipped worker only in two paths and the hook."""
+    shipped = (ROOT / "static" / "engage-worker.mjs").read_text(encoding="utf-8")
+    moved = relocated_worker(shipped, "../../")
+    assert 'const PYODIDE_BASE = "../../pyodide/";' in moved
+    assert 'new URL("../../engage_web.zip", HERE)' in moved
+    assert "self.__engageBench" in moved
+    assert "self.__engageBench" not in relocated_worker(shipped, "../", hook=False)
+
+
+@pytest.mark.parametrize(
+    ("path", "proposed", "expected"),
+    [
+        ("/engage-snapshot-0123456789ab.bin.gz", True, "public, max-age=31536000, immutable"),
+        ("/engage-snapshot-0123456789ab.bin.gz", False, None),
+        ("/engage.js", True, None),
+    ],
+    ids=["hashed-proposed", "hashed-as-shipped", "unhashed"],
+)
+def test_the_bench_server_can_apply_the_proposed_cache_rule_to_hashed_names(
+    path: str, proposed: bool, expected: str | None
+):
+    """With proposed_cache, content-hashed files are immutable; other files keep their policy."""
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    async def file(request):
+        return PlainTextResponse("x", headers={"cache-control": "no-store"})
+
+    app = Starlette(routes=[Route(path, file)])
+    client = TestClient(ByteCounter(app, proposed_cache=proposed))
+    policy = client.get(path).headers["cache-control"]
+    assert policy == (expected or "no-store")

@@ -1,0 +1,451 @@
+"""Make, verify and describe the Pyodide memory snapshot the engage-web worker boots from.
+
+Booting Pyodide costs seconds of CPU (wasm instantiation, Python start-up, compiling the stdlib's
+``.py`` files); importing the engine costs more. A memory snapshot taken right after those steps
+lets the worker skip them: ``loadPyodide({_loadSnapshot: bytes})`` restores the wasm memory.
+The API is private and version-locked, so this module keeps it safe:
+
+- the snapshot is made for the pinned Pyodide in a real browser worker (the host that restores
+  it): headless system Chromium through Playwright, against ``dist/`` served on loopback;
+- its header carries the Pyodide build id, checked here against ``dist/pyodide/pyodide.mjs``
+  (and again by the worker before use, which falls back to a normal boot on any problem);
+- it is regenerated whenever its key changes: the Pyodide build id, the engine bundle
+  (``dist/engage_web.zip``) and the recipe below (what is imported before the snapshot);
+- the file name carries the key (``engage-snapshot-<key12>.bin.gz``), so it can be cached for a
+  year like the other versioned runtime files.
+
+Gzip pays: a bare interpreter's 31 MB of memory compress to about 6 MB, and the worker inflates
+it with ``DecompressionStream`` while the wasm compiles. Example::
+
+    >>> from pathlib import Path
+    >>> info = ensure_snapshot(Path("dist"))                    # doctest: +SKIP
+    >>> info.file, info.build_id[:8], info.raw_bytes > info.gz_bytes   # doctest: +SKIP
+    ('engage-snapshot-3fa2c1d09b7e.bin.gz', '990c3b51', True)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+import json
+import re
+import struct
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "MANIFEST",
+    "RECIPE",
+    "SnapshotError",
+    "SnapshotInfo",
+    "ensure_snapshot",
+    "load_manifest",
+    "pyodide_build_id",
+    "snapshot_build_id",
+    "snapshot_key",
+    "with_snapshot_line",
+    "with_snapshot_support",
+]
+
+#: The manifest next to the snapshot in dist/: what it was made from (see SnapshotInfo).
+MANIFEST = "engage-snapshot.json"
+
+#: Python run in the worker before the snapshot is taken: what the first check needs, no more.
+#: ``pyodide.http`` is imported here because the transport imports it on first use.
+RECIPE = """
+import sys
+sys.path.insert(0, "/engage")
+import asyncio, json, random
+import pyodide.http
+import engage_web.browser.worker
+import engage_web.api
+import engage_web.retry
+import engage_web.browser.pyfetch_transport
+"""
+
+#: The magic number and header layout of Pyodide's snapshot format (pyodide.asm.mjs:
+#: u32 magic, u32 memory offset, u32 JSON length, u32 0, 8 x u32 build id).
+_MAGIC = 1886286592
+_HEADER = struct.Struct("<12I")
+_BUILD_ID_LINE = re.compile(r'BUILD_ID:"([0-9a-f]{64})"')
+
+#: Bounds for making one snapshot (a cold Pyodide boot takes ~5-15 s on a busy 2-core machine).
+MAKE_TIMEOUT_MS = 120_000
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+class SnapshotError(Exception):
+    """A snapshot could not be made or does not belong to the pinned Pyodide."""
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """A snapshot in ``dist/``: its file name, key, Pyodide build id, sizes and making time."""
+
+    file: str
+    key: str
+    build_id: str
+    raw_bytes: int
+    gz_bytes: int
+    make_seconds: float
+
+    def to_js(self) -> str:
+        """The worker's ``SNAPSHOT`` constant (file relative to the worker, build id to check).
+
+        >>> SnapshotInfo("s.bin.gz", "k", "ab", 10, 5, 1.0).to_js()
+        'const SNAPSHOT = {"file": "s.bin.gz", "buildId": "ab", "bytes": 10};'
+        """
+        value = {"file": self.file, "buildId": self.build_id, "bytes": self.raw_bytes}
+        return f"const SNAPSHOT = {json.dumps(value)};"
+
+
+def pyodide_build_id(pyodide_mjs: Path) -> str:
+    """The build id compiled into ``pyodide.mjs`` (what a snapshot must carry to load).
+
+    Raises :class:`SnapshotError` when the file has none (another Pyodide layout).
+    """
+    match = _BUILD_ID_LINE.search(Path(pyodide_mjs).read_text(encoding="utf-8"))
+    if match is None:
+        raise SnapshotError(f"{pyodide_mjs}: no BUILD_ID found; is this Pyodide 314?")
+    return match.group(1)
+
+
+def snapshot_build_id(data: bytes) -> str:
+    """The build id in a raw snapshot's header; :class:`SnapshotError` if it is no snapshot.
+
+    >>> header = struct.pack("<12I", _MAGIC, 64, 2, 0, *range(1, 9))
+    >>> snapshot_build_id(header + bytes(16))[:16]
+    '0000000100000002'
+    >>> try:
+    ...     snapshot_build_id(b"nope" * 12)
+    ... except SnapshotError as exc:
+    ...     print(exc)
+    not a Pyodide memory snapshot (bad magic number)
+    """
+    if len(data) < _HEADER.size:
+        raise SnapshotError(f"not a Pyodide memory snapshot ({len(data)} bytes, header is 48)")
+    fields = _HEADER.unpack_from(data)
+    if fields[0] != _MAGIC:
+        raise SnapshotError("not a Pyodide memory snapshot (bad magic number)")
+    return "".join(f"{word:08x}" for word in fields[4:12])
+
+
+def snapshot_key(dist: Path) -> str:
+    """What the snapshot depends on, hashed: Pyodide's build id, the engine bundle, the recipe."""
+    digest = hashlib.sha256()
+    digest.update(pyodide_build_id(dist / "pyodide" / "pyodide.mjs").encode())
+    digest.update((dist / "engage_web.zip").read_bytes())
+    digest.update(RECIPE.encode())
+    return digest.hexdigest()
+
+
+def load_manifest(dist: Path) -> SnapshotInfo | None:
+    """The snapshot recorded in ``dist/engage-snapshot.json`` if it is current and present."""
+    path = Path(dist) / MANIFEST
+    try:
+        info = SnapshotInfo(**json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return None
+    if info.key != snapshot_key(dist) or not (Path(dist) / info.file).is_file():
+        return None
+    return info
+
+
+def ensure_snapshot(dist: Path, *, force: bool = False, browser: Any = None) -> SnapshotInfo:
+    """Make the snapshot for ``dist/`` unless a current one is there; return what is there.
+
+    Needs ``dist/pyodide/`` and ``dist/engage_web.zip`` (``tools.dist.build``) and
+    ``/usr/bin/chromium``. Raises :class:`SnapshotError` with the reason when it cannot be made
+    or its build id is not the pinned Pyodide's; the build then ships without a snapshot and the
+    worker boots normally. ``browser``: a Playwright (sync) Chromium to use instead of launching
+    one (callers that already run Playwright, such as the test suite, must pass theirs).
+    """
+    dist = Path(dist)
+    if not force:
+        current = load_manifest(dist)
+        if current is not None:
+            return current
+    if browser is None and _inside_event_loop():
+        return _ensure_in_subprocess(dist, force=force)
+    key = snapshot_key(dist)
+    expected = pyodide_build_id(dist / "pyodide" / "pyodide.mjs")
+    started = time.monotonic()
+    raw = make_snapshot_bytes(dist, browser=browser)
+    seconds = time.monotonic() - started
+    found = snapshot_build_id(raw)
+    if found != expected:
+        raise SnapshotError(f"snapshot build id {found} is not the pinned Pyodide's {expected}")
+    packed = gzip.compress(raw, compresslevel=6, mtime=0)
+    name = f"engage-snapshot-{key[:12]}.bin.gz"
+    for old in dist.glob("engage-snapshot-*.bin*"):
+        if old.name != name:
+            old.unlink()
+    (dist / name).write_bytes(packed)
+    info = SnapshotInfo(name, key, found, len(raw), len(packed), round(seconds, 2))
+    (dist / MANIFEST).write_text(json.dumps(asdict(info), indent=2) + "\n", encoding="utf-8")
+    return info
+
+
+def _inside_event_loop() -> bool:
+    """True under a running asyncio loop (Playwright's sync API cannot start there)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _ensure_in_subprocess(dist: Path, *, force: bool) -> SnapshotInfo:
+    """Run ``python -m tools.snapshot`` in a child process and read back its manifest."""
+    root = Path(__file__).resolve().parents[1]
+    command = [sys.executable, "-m", "tools.snapshot", str(Path(dist).resolve())]
+    done = subprocess.run(
+        [*command, *(["--force"] if force else [])],
+        cwd=root, capture_output=True, text=True, timeout=MAKE_TIMEOUT_MS / 1000 + 60,
+    )
+    info = load_manifest(dist)
+    if done.returncode or info is None:
+        raise SnapshotError(f"making the snapshot in a subprocess failed: {done.stderr[-600:]}")
+    return info
+
+
+# -- the worker side ----------------------------------------------------------------------
+
+#: The worker's line that names the snapshot; tools/dist.py rewrites it (null: none).
+SNAPSHOT_LINE = re.compile(r"^const SNAPSHOT = [^\n]*;$", re.MULTILINE)
+
+#: What engage-worker.mjs needs to boot from a snapshot, inserted before ``async function boot``.
+WORKER_SNAPSHOT_CODE = """\
+// The memory snapshot of a booted engine, made by the build for the pinned Pyodide
+// (tools/snapshot.py): {file (relative to this file), buildId, bytes}, or null for a normal boot.
+// tools/dist.py rewrites this one line.
+const SNAPSHOT = null;
+const SNAPSHOT_MAGIC = 1886286592;   // Pyodide's snapshot header: magic, offsets, 8-word build id
+let bootKind = "normal";             // "snapshot" once a boot from the snapshot succeeded
+
+/** The Pyodide build id in a snapshot's header (throws if the bytes are no snapshot). */
+function snapshotBuildId(bytes) {
+  if (bytes.byteLength < 48) throw new Error(`${bytes.byteLength} bytes is no snapshot`);
+  const header = new DataView(bytes.buffer, bytes.byteOffset, 48);
+  if (header.getUint32(0, true) !== SNAPSHOT_MAGIC) throw new Error("not a Pyodide snapshot");
+  let id = "";
+  for (let word = 4; word < 12; word++) {
+    id += header.getUint32(word * 4, true).toString(16).padStart(8, "0");
+  }
+  return id;
+}
+
+/** The snapshot's bytes, gunzipped and checked against the pinned build id; throws if unusable. */
+async function snapshotBytes(snapshot) {
+  const url = new URL(snapshot.file, HERE).href;
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url} answered HTTP ${response.status}`);
+  let body = response.body;
+  if (url.endsWith(".gz")) body = body.pipeThrough(new DecompressionStream("gzip"));
+  const bytes = new Uint8Array(await new Response(body).arrayBuffer());
+  const found = snapshotBuildId(bytes);
+  if (found !== snapshot.buildId) {
+    throw new Error(`snapshot build id ${found}, this Pyodide is ${snapshot.buildId}`);
+  }
+  return bytes;
+}
+
+/** Boot from the snapshot when there is one; on any failure say why and boot normally. */
+async function startPyodide(loadPyodide, snapshot) {
+  if (snapshot) {
+    try {
+      const pyodide = await loadPyodide({ ...pyodideOptions(), _loadSnapshot: snapshot });
+      pyodide.runPython("import random; random.seed()");   // every visitor restores one state
+      bootKind = "snapshot";
+      return pyodide;
+    } catch (error) {
+      console.warn(`[engage-web] the memory snapshot could not be used (${error}); ` +
+        "booting without it");
+    }
+  }
+  bootKind = "normal";
+  return loadPyodide(pyodideOptions());
+}
+
+"""
+
+_BOOT_ANCHOR = "async function boot() {"
+_LOAD_LINE = "  const pyodide = await loadPyodide(pyodideOptions());"
+_ENGINE_LINE = "  const engine = fetchBytes(ENGINE_ZIP_URL);"
+_SNAPSHOT_FETCH = (
+    "  const snapshot = SNAPSHOT ? snapshotBytes(SNAPSHOT) : null;   // downloads meanwhile too\n"
+    "  if (snapshot) snapshot.catch(() => {});      // startPyodide reports a failure\n"
+)
+_UP_LINE = "(bootMs) => console.debug(`[engage-web] Python engine up in ${bootMs} ms`),"
+_UP_LINE_NEW = (
+    "(bootMs) => console.debug(`[engage-web] Python engine up in ${bootMs} ms (${bootKind} boot)`),"
+)
+
+
+def with_snapshot_support(source: str) -> str:
+    """engage-worker.mjs with snapshot boot and fallback added (unchanged if already there).
+
+    Used to generate the proposed patch and the benchmark's prototype; raises
+    :class:`SnapshotError` when the worker no longer has the lines this edit hooks into.
+    """
+    if SNAPSHOT_LINE.search(source):
+        return source
+    for anchor in (_BOOT_ANCHOR, _LOAD_LINE, _ENGINE_LINE, _UP_LINE):
+        if source.count(anchor) != 1:
+            raise SnapshotError(f"engage-worker.mjs changed shape: {anchor!r} not found once")
+    source = source.replace(_BOOT_ANCHOR, WORKER_SNAPSHOT_CODE + _BOOT_ANCHOR)
+    engine_line_end = source.index("\n", source.index(_ENGINE_LINE)) + 1
+    engine_line_end = source.index("\n", engine_line_end) + 1   # and its .catch line
+    source = source[:engine_line_end] + _SNAPSHOT_FETCH + source[engine_line_end:]
+    source = source.replace(
+        _LOAD_LINE, "  const pyodide = await startPyodide(loadPyodide, snapshot);"
+    )
+    return source.replace(_UP_LINE, _UP_LINE_NEW)
+
+
+def with_snapshot_line(source: str, info: SnapshotInfo | None, *, prefix: str = "") -> str:
+    """The worker source naming ``info``'s file (``prefix`` + file) or no snapshot (None).
+
+    >>> with_snapshot_line("const SNAPSHOT = null;", None)
+    'const SNAPSHOT = null;'
+    """
+    if not SNAPSHOT_LINE.search(source):
+        raise SnapshotError("engage-worker.mjs has no `const SNAPSHOT = ...;` line")
+    line = "const SNAPSHOT = null;"
+    if info is not None:
+        line = SnapshotInfo(
+            prefix + info.file, info.key, info.build_id, info.raw_bytes, info.gz_bytes, 0
+        ).to_js()
+    return SNAPSHOT_LINE.sub(lambda _: line, source)
+
+
+# -- making the snapshot in a browser worker -------------------------------------------------
+
+_MAKER_PAGE = """<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,">
+<title>engage-web snapshot maker</title>
+<script>
+  window.snapshotResult = null;
+  const worker = new Worker("/__snapshot/maker.mjs", {type: "module"});
+  worker.onmessage = (event) => { window.snapshotResult = event.data; };
+  worker.onerror = (event) => { window.snapshotResult = {error: String(event.message)}; };
+</script>"""
+
+_MAKER_WORKER = """
+import { loadPyodide } from "/pyodide/pyodide.mjs";
+try {
+  const engine = fetch("/engage_web.zip").then((r) => r.arrayBuffer());
+  const pyodide = await loadPyodide({ indexURL: "/pyodide/", _makeSnapshot: true });
+  pyodide.unpackArchive(await engine, "zip", { extractDir: "/engage" });
+  pyodide.runPython(RECIPE);
+  const bytes = pyodide.makeMemorySnapshot();
+  const answer = await fetch("/__snapshot/upload", { method: "PUT", body: bytes });
+  postMessage({ ok: answer.ok, bytes: bytes.length });
+} catch (error) {
+  postMessage({ error: String(error && (error.stack || error)) });
+}
+"""
+
+
+def _maker_app(dist: Path, received: dict[str, bytes]) -> Any:
+    """``dist/`` plus the maker page, its worker and an upload route, as one Starlette app."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import HTMLResponse, JSONResponse, Response
+    from starlette.routing import Mount, Route
+
+    from engage_web.emulator.static import StaticSite
+
+    async def page(request: Request) -> Response:
+        return HTMLResponse(_MAKER_PAGE)
+
+    async def worker(request: Request) -> Response:
+        source = _MAKER_WORKER.replace("RECIPE", json.dumps(RECIPE))
+        return Response(source, media_type="text/javascript")
+
+    async def upload(request: Request) -> Response:
+        received["snapshot"] = await request.body()
+        return JSONResponse({"bytes": len(received["snapshot"])})
+
+    return Starlette(
+        routes=[
+            Route("/__snapshot/make.html", page),
+            Route("/__snapshot/maker.mjs", worker),
+            Route("/__snapshot/upload", upload, methods=["PUT"]),
+            Mount("/", app=StaticSite(dist)),
+        ]
+    )
+
+
+def make_snapshot_bytes(dist: Path, *, browser: Any = None) -> bytes:
+    """Boot Pyodide in a worker of headless Chromium, run :data:`RECIPE`, return the snapshot.
+
+    ``browser``: an already launched Playwright (sync) browser; by default the system Chromium
+    is launched for this and closed afterwards.
+    """
+    from tools.devserver import ServerThread
+
+    received: dict[str, bytes] = {}
+    with ServerThread(_maker_app(Path(dist), received)) as base:
+        if browser is not None:
+            result = _run_maker(browser, base)
+        else:
+            if not CHROMIUM.exists():
+                raise SnapshotError(f"{CHROMIUM} is missing: install the Debian package 'chromium'")
+            from playwright.sync_api import sync_playwright
+
+            with sync_playwright() as pw:
+                launched = pw.chromium.launch(
+                    executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+                )
+                try:
+                    result = _run_maker(launched, base)
+                finally:
+                    launched.close()
+    if result.get("error") or "snapshot" not in received:
+        raise SnapshotError(f"the snapshot maker failed in the browser: {result.get('error')}")
+    return received["snapshot"]
+
+
+def _run_maker(browser: Any, base: str) -> dict[str, Any]:
+    from playwright.sync_api import Error as PlaywrightError
+
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(f"{base}/__snapshot/make.html")
+        try:
+            page.wait_for_function("window.snapshotResult !== null", timeout=MAKE_TIMEOUT_MS)
+        except PlaywrightError as exc:
+            raise SnapshotError(f"the snapshot maker did not finish: {exc}") from None
+        return page.evaluate("window.snapshotResult")
+    finally:
+        context.close()
+
+
+def main() -> None:  # pragma: no cover - a manual entry point
+    """``python -m tools.snapshot [dist] [--force]``: make (or confirm) the snapshot, print it."""
+    args = [a for a in sys.argv[1:] if a != "--force"]
+    dist = Path(args[0] if args else "dist")
+    try:
+        info = ensure_snapshot(dist, force="--force" in sys.argv)
+    except SnapshotError as exc:
+        sys.exit(f"[snapshot] {exc}")
+    print(json.dumps(asdict(info), indent=2))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
