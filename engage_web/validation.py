@@ -116,6 +116,7 @@ MAX_JSON_TEXT = 1_000_000
 _SESSION_ID_DOC = "1 to 64 characters of A-Z a-z 0-9 _ - ."
 _NUMERIC_STRING = re.compile(r"[+-]?[0-9]{1,16}")
 _MISSING: Any = object()
+_NOT_UNICODE = "not valid Unicode text (it holds a lone surrogate, which has no UTF-8 form)"
 # Hints for top-level names people reach for that difflib would not find.
 _KEY_HINTS = {
     "visitorid": "vid",
@@ -199,8 +200,19 @@ def _message(what: str, allowed: str, value: object, hint: str | None = None) ->
 
 
 def _join(path: str, key: object) -> str:
-    name = key if isinstance(key, str) else _show(key)
+    """``path.key``; a key that is not a short, valid string is shown bounded, as in messages."""
+    short = isinstance(key, str) and len(key) <= 60 and _is_unicode(key)
+    name = key if short else _show(key)
     return f"{path}.{name}" if path else name
+
+
+def _is_unicode(text: str) -> bool:
+    """False for a string holding a lone surrogate: it has no UTF-8 form, so it is not text."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class _Collector:
@@ -302,6 +314,8 @@ def _check_field(value: object, spec: Field, path: str, out: _Collector) -> obje
             out.add(path, "must be a string", spec.describe(), value)
         elif len(value) > MAX_STRING_LENGTH:
             out.add(path, f"string too long ({len(value)} characters)", spec.describe(), value)
+        elif not _is_unicode(value):
+            out.add(path, _NOT_UNICODE, spec.describe(), value)
         elif spec.pattern and not re.fullmatch(spec.pattern, value):
             out.add(path, "not in the expected format", spec.describe(), value)
         else:
@@ -570,6 +584,9 @@ def _check_sections(value: object, out: _Collector) -> object:
         section = str(item).strip()
         if len(section) > MAX_SECTION_LENGTH:
             out.add(item_path, f"section too long ({len(section)} characters)", allowed, item)
+            ok = False
+        elif not _is_unicode(section):
+            out.add(item_path, _NOT_UNICODE, allowed, item)
             ok = False
         elif section and section not in sections:
             sections.append(section)

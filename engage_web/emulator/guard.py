@@ -9,7 +9,8 @@ For public requests (paths under ``/api/``, any method but OPTIONS) it takes one
 API and control answer, and any other answer without a cache policy of its own (errors), gets
 ``Cache-Control: no-store``. An exception from a route (a bug in the emulator) becomes the
 documented JSON 500 body instead of a traceback; the traceback goes to the ``engage_web.emulator``
-logger.
+logger. A client that disconnects before its answer (its own timeout during a ``delayMs`` fault)
+is logged as ``disconnected``, not as a bug.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import asyncio
 import json
 import logging
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engage_web.emulator.errors import error_body
@@ -130,6 +132,11 @@ class Guard:
                     return
         try:
             await self.app(scope, receive, send_wrapper)
+        except ClientDisconnect:
+            # The client gave up (its own timeout, a closed tab) before the answer was written:
+            # nobody is left to answer, and it is no bug of ours. The log says what happened.
+            entry["status"] = None
+            entry["disconnected"] = True
         except Exception:
             if started:
                 raise

@@ -381,7 +381,6 @@ def test_odd_but_valid_text_is_recorded_and_read_back_intact(client: TestClient)
     assert sde in record.json()["engagementAttributes"]
 
 
-@pytest.mark.xfail(strict=True, reason="emulator: a client gone during a delay logs a 500 'bug'")
 def test_a_client_that_gives_up_during_a_delay_is_not_treated_as_a_bug(
     caplog: pytest.LogCaptureFixture,
 ):
