@@ -118,8 +118,9 @@ def ensure_chromium() -> None:
 
 
 def cmd_build(args: argparse.Namespace) -> None:
-    """Assemble dist/: the pinned runtime, the engine bundle, the facade and the pages."""
+    """Assemble dist/: the pinned runtime, the engine bundle, the snapshot, facade and pages."""
     ensure_node_modules()
+    ensure_chromium()  # the build boots the engine once in it to make the memory snapshot
     from tools import dist
 
     started = time.monotonic()
@@ -129,9 +130,10 @@ def cmd_build(args: argparse.Namespace) -> None:
 
 def cmd_test(args: argparse.Namespace) -> None:
     """Install what the tests need, build dist/, run the whole suite (browser tests included)."""
-    ensure_chromium()
     cmd_build(args)
     pytest_args = list(args.pytest_args)
+    if pytest_args[:1] == ["--"]:  # `build.py test -- -k name`: the rest is pytest's
+        pytest_args = pytest_args[1:]
     env = dict(os.environ)
     if args.deep:
         env["ENGAGE_WEB_DEEP"] = "1"
@@ -152,7 +154,6 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 def cmd_bench(args: argparse.Namespace) -> None:
     """Run the benchmarks side by side with their baselines; print a table, write JSON."""
-    ensure_chromium()
     cmd_build(args)
     from tools import bench
 
@@ -180,7 +181,10 @@ def main(argv: list[str] | None = None) -> None:
 
     test = commands.add_parser("test", help="run the whole test suite (browser tests included)")
     test.add_argument("--deep", action="store_true", help="also run the deep fuzzing profiles")
-    test.add_argument("pytest_args", nargs=argparse.REMAINDER, help="extra arguments for pytest")
+    test.add_argument(
+        "pytest_args", nargs=argparse.REMAINDER,
+        help="extra arguments for pytest, after `--` when they start with a dash",
+    )
     test.set_defaults(func=cmd_test)
 
     bench = commands.add_parser("bench", help="run the benchmarks and print figures and ratios")

@@ -28,7 +28,7 @@ const PYODIDE_URL = new URL(PYODIDE_BASE, HERE).href;
 const ENGINE_ZIP_URL = new URL("./engage_web.zip", HERE).href;
 const ENGINE_DIR = "/engage";
 
-/** Every loadPyodide option, in one place (a memory snapshot will be added here). */
+/** Every loadPyodide option but the snapshot, in one place. */
 function pyodideOptions() {
   return {
     indexURL: PYODIDE_URL,
@@ -47,12 +47,65 @@ async function fetchBytes(url) {
   return response.arrayBuffer();
 }
 
+// The memory snapshot of a booted engine, made by the build for the pinned Pyodide
+// (tools/snapshot.py): {file (relative to this file), buildId, bytes}, or null for a normal boot.
+// tools/dist.py rewrites this one line.
+const SNAPSHOT = null;
+const SNAPSHOT_MAGIC = 1886286592;   // Pyodide's snapshot header: magic, offsets, 8-word build id
+let bootKind = "normal";             // "snapshot" once a boot from the snapshot succeeded
+
+/** The Pyodide build id in a snapshot's header (throws if the bytes are no snapshot). */
+function snapshotBuildId(bytes) {
+  if (bytes.byteLength < 48) throw new Error(`${bytes.byteLength} bytes is no snapshot`);
+  const header = new DataView(bytes.buffer, bytes.byteOffset, 48);
+  if (header.getUint32(0, true) !== SNAPSHOT_MAGIC) throw new Error("not a Pyodide snapshot");
+  let id = "";
+  for (let word = 4; word < 12; word++) {
+    id += header.getUint32(word * 4, true).toString(16).padStart(8, "0");
+  }
+  return id;
+}
+
+/** The snapshot's bytes, gunzipped and checked against the pinned build id; throws if unusable. */
+async function snapshotBytes(snapshot) {
+  const url = new URL(snapshot.file, HERE).href;
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url} answered HTTP ${response.status}`);
+  let body = response.body;
+  if (url.endsWith(".gz")) body = body.pipeThrough(new DecompressionStream("gzip"));
+  const bytes = new Uint8Array(await new Response(body).arrayBuffer());
+  const found = snapshotBuildId(bytes);
+  if (found !== snapshot.buildId) {
+    throw new Error(`snapshot build id ${found}, this Pyodide is ${snapshot.buildId}`);
+  }
+  return bytes;
+}
+
+/** Boot from the snapshot when there is one; on any failure say why and boot normally. */
+async function startPyodide(loadPyodide, snapshot) {
+  if (snapshot) {
+    try {
+      const pyodide = await loadPyodide({ ...pyodideOptions(), _loadSnapshot: snapshot });
+      pyodide.runPython("import random; random.seed()");   // every visitor restores one state
+      bootKind = "snapshot";
+      return pyodide;
+    } catch (error) {
+      console.warn(`[engage-web] the memory snapshot could not be used (${error}); ` +
+        "booting without it");
+    }
+  }
+  bootKind = "normal";
+  return loadPyodide(pyodideOptions());
+}
+
 async function boot() {
   const started = performance.now();
   const engine = fetchBytes(ENGINE_ZIP_URL);   // downloads while Pyodide starts
   engine.catch(() => {});                      // awaited below; avoid an early unhandled report
+  const snapshot = SNAPSHOT ? snapshotBytes(SNAPSHOT) : null;   // downloads meanwhile too
+  if (snapshot) snapshot.catch(() => {});      // startPyodide reports a failure
   const { loadPyodide } = await import(new URL("pyodide.mjs", PYODIDE_URL).href);
-  const pyodide = await loadPyodide(pyodideOptions());
+  const pyodide = await startPyodide(loadPyodide, snapshot);
   pyodide.unpackArchive(await engine, "zip", { extractDir: ENGINE_DIR });
   pyodide.runPython(`import sys; sys.path.insert(0, ${JSON.stringify(ENGINE_DIR)})`);
   // The module proxy is kept (never destroyed): `handle` is borrowed from it.
@@ -98,7 +151,7 @@ self.onmessage = (event) => {
   if (!booting) {
     booting = boot();
     booting.then(
-      (bootMs) => console.debug(`[engage-web] Python engine up in ${bootMs} ms`),
+      (bootMs) => console.debug(`[engage-web] Python engine up in ${bootMs} ms (${bootKind} boot)`),
       (error) => console.error("[engage-web] the Python runtime could not start:", error),
     );
     gate = booting.catch(() => null);

@@ -22,6 +22,12 @@
  *     (keys scoped by endpoint and account; memory when storage is unavailable). The ids of every
  *     Available / NotAvailable outcome are stored and sent with the next call.
  *   - Including the tag twice is harmless: the second copy says so (console.info) and stops.
+ *   - Nothing a page reports is lost to an outage: every report() goes into a durable outbox
+ *     (localStorage, per endpoint and account) before it is sent, and leaves it only once the
+ *     endpoint has answered for it. Reports are delivered one at a time, oldest first, each in
+ *     the session it was made in; a failure time can cure (network, timeout, 429, 5xx) keeps the
+ *     entry and the ones behind it for a later flush (when the runtime starts, after any check
+ *     answered, when the browser is back online, and every 30 s while entries wait).
  *
  * Options come from the tag's data-* attributes (data-endpoint, data-account-id,
  * data-retry-preset, data-debug) or from ChatApi.init({endpoint, accountId, retry, debug, ...}).
@@ -56,6 +62,8 @@
   var failure = null;        // the Error outcome every call gets once the runtime cannot start
   var lastId = 0;
   var sessions = { vid: storage("localStorage"), sid: storage("sessionStorage") };
+  var outbox = { key: null, entries: [], waiters: new Map(), flushing: false, stalled: false,
+    timer: null };
 
   // -- helpers -------------------------------------------------------------------------------
 
@@ -79,6 +87,7 @@
       return {
         getItem: function (k) { return memory.has(k) ? memory.get(k) : null; },
         setItem: function (k, v) { memory.set(k, String(v)); },
+        removeItem: function (k) { memory.delete(k); },
       };
     }
   }
@@ -144,8 +153,8 @@
   /** Post a message to the worker, or keep it until the worker exists (no endpoint yet). */
   function send(message) {
     if (!worker) { backlog.push(message); return; }
-    if (message.id !== undefined || message.type === "watch") {
-      message.session = storedSession();   // read when sent
+    if ((message.id !== undefined || message.type === "watch") && !message.session) {
+      message.session = storedSession();   // read when sent (a queued report brings its own)
     }
     if (config.debug) debug("->", message.type, redacted(message));
     worker.postMessage(toJson(message));
@@ -236,11 +245,13 @@
       failure = null;
       revokeBlob();
       emit("onReady", { version: VERSION, bootMs: message.bootMs });
+      flushOutbox();
     } else if (message.type === "retry") {
       emit("onRetry", message.event);
     } else if (message.type === "engagement") {   // from a watch: the outcome changed
       remember(message.outcome);
       emit("onEngagement", message.outcome);
+      if (message.outcome && message.outcome.status !== "Error") flushOutbox();
     } else if (message.type === "outcome" || message.type === "reported") {
       settle(message.id, message.type === "outcome" ? message.outcome : message.result);
     } else if (message.type === "failed") {
@@ -256,6 +267,7 @@
     if (call.kind === "check") {
       remember(result);
       emit("onEngagement", result);
+      if (result && result.status !== "Error") flushOutbox();   // the endpoint is back
     }
     call.resolve(result);
   }
@@ -346,12 +358,146 @@
     return call("check", { type: "check", params: params === undefined ? {} : params });
   }
 
+  /**
+   * Add SDEs to the visitor's session through the durable outbox (see the header). Resolves with
+   * the endpoint's answer for this report, or, when it cannot be delivered yet, with the Error
+   * outcome plus `queued: true` (it stays in the outbox and is delivered later, in order).
+   */
   function report(engagementAttributes, pageId) {
-    return call("report", {
+    var message = {
       type: "report",
       engagementAttributes: engagementAttributes === undefined ? [] : engagementAttributes,
       pageId: pageId === undefined ? null : pageId,
+    };
+    var data;
+    try {
+      data = JSON.parse(toJson(message));   // a copy taken now, as call() does
+      if (!("engagementAttributes" in data)) throw new Error("JSON has no such value");
+    } catch (err) {
+      return call("report", message);   // answers with the 400 naming the field
+    }
+    return new Promise(function (resolve) {
+      var entry = { id: Date.now().toString(36) + "-" + (++lastId), at: Date.now(),
+        engagementAttributes: data.engagementAttributes, pageId: data.pageId,
+        session: config.endpoint && config.accountId ? storedSession() : null };
+      outboxEntries().push(entry);
+      saveOutbox();
+      outbox.waiters.set(entry.id, resolve);
+      if (outbox.stalled) {   // an outage is known: do not wait for it again, say it is kept
+        answerQueued(errorOutcome("network", "the endpoint is unreachable; the report is kept " +
+          "and will be delivered when it answers again", null));
+      } else {
+        flushOutbox();
+      }
     });
+  }
+
+  // -- the durable outbox of reports ------------------------------------------------------------
+
+  var OUTBOX_MAX = 500;                      // entries kept per endpoint and account
+  var OUTBOX_MAX_AGE_MS = 6 * 3600 * 1000;   // a session lasts 6 hours at most: older is void
+  var OUTBOX_RETRY_MS = 30000;
+
+  /** The outbox of the configured endpoint and account, loaded from localStorage on a change. */
+  function outboxEntries() {
+    var key = config.endpoint && config.accountId ? sessionKey("outbox") : null;
+    if (key !== outbox.key) {
+      var early = outbox.key === null ? outbox.entries : [];   // made before init named one
+      var stored = [];
+      if (key) {
+        try { stored = JSON.parse(sessions.vid.getItem(key) || "[]"); } catch (err) {
+          debug("the stored outbox is unreadable; starting a new one:", err);
+        }
+      }
+      var now = Date.now();
+      outbox.entries = (Array.isArray(stored) ? stored : []).filter(function (entry) {
+        var fresh = entry && typeof entry.id === "string" && now - entry.at < OUTBOX_MAX_AGE_MS;
+        if (entry && !fresh) console.warn(TAG + " a queued report older than its session " +
+          "(6 hours) was dropped: it can no longer be delivered");
+        return fresh;
+      }).concat(early);
+      outbox.key = key;
+      if (key) saveOutbox();
+    }
+    return outbox.entries;
+  }
+
+  function saveOutbox() {
+    if (outbox.entries.length > OUTBOX_MAX) {
+      var dropped = outbox.entries.splice(0, outbox.entries.length - OUTBOX_MAX);
+      console.warn(TAG + " the report outbox is full (" + OUTBOX_MAX + "); the " +
+        dropped.length + " oldest report(s) were dropped");
+      dropped.forEach(function (entry) {
+        answer(entry.id, errorOutcome("dropped", "the report outbox is full", null), false);
+      });
+    }
+    if (!outbox.key) return;
+    try {
+      if (outbox.entries.length) {
+        sessions.vid.setItem(outbox.key, toJson(outbox.entries));
+      } else {
+        sessions.vid.removeItem(outbox.key);
+      }
+    } catch (err) {   // quota or storage withdrawn: the entries still live in memory
+      debug("could not store the report outbox:", err);
+    }
+  }
+
+  /** Resolve the waiting report() call of an entry, if this page made it and it still waits. */
+  function answer(id, result, queued) {
+    var resolve = outbox.waiters.get(id);
+    if (!resolve) return;
+    outbox.waiters.delete(id);
+    if (queued) { result.queued = true; result.delivered = false; }
+    resolve(result);
+  }
+
+  /** Every report still waiting for its first answer learns that it is kept for later. */
+  function answerQueued(result) {
+    outbox.entries.forEach(function (entry) { answer(entry.id, copy(result), true); });
+  }
+
+  /** A failure that time can cure: keep the report and try again later. */
+  function curable(result) {
+    var code = result && result.error && result.error.code;
+    return code === "network" || code === "timeout" || code === "malformed" ||
+      code === "runtime" || code === "cancelled" || code === 429 ||
+      (typeof code === "number" && code >= 500);
+  }
+
+  /** Deliver the outbox, oldest first, one report at a time; stop at a curable failure. */
+  function flushOutbox() {
+    if (outbox.flushing || !worker || !outboxEntries().length) return;
+    outbox.flushing = true;
+    outbox.stalled = false;
+    clearTimeout(outbox.timer);
+    (function next() {
+      var entry = outbox.entries[0];
+      if (!entry) { outbox.flushing = false; return; }
+      var key = outbox.key;
+      call("report", { type: "report", engagementAttributes: entry.engagementAttributes,
+        pageId: entry.pageId, session: entry.session || storedSession() }).then(function (result) {
+        if (key !== outbox.key) { outbox.flushing = false; return; }   // re-init elsewhere
+        var delivered = result && result.status === "Reported";
+        if (!delivered && curable(result)) {
+          outbox.flushing = false;
+          outbox.stalled = true;
+          answerQueued(result);
+          debug("reports kept for later:", outbox.entries.length);
+          outbox.timer = setTimeout(flushOutbox, OUTBOX_RETRY_MS);
+          return;
+        }
+        var index = outbox.entries.indexOf(entry);
+        if (index >= 0) outbox.entries.splice(index, 1);
+        saveOutbox();
+        if (!delivered && !outbox.waiters.has(entry.id)) {
+          console.warn(TAG + " a queued report was refused by the endpoint and dropped: " +
+            ((redacted(result || {}).error || {}).message || "no answer"));
+        }
+        answer(entry.id, result, false);
+        next();
+      });
+    })();
   }
 
   function cancel() {
@@ -508,6 +654,8 @@
   };
   Object.defineProperty(api, "engageWeb", { value: VERSION });
   Object.defineProperty(api, "ready", { get: function () { return ready; }, enumerable: true });
+  Object.defineProperty(api, "queuedReports", {
+    get: function () { return outboxEntries().length; }, enumerable: true });
   window.ChatApi = api;
 
   // -- start from the script tag ---------------------------------------------------------------
@@ -521,6 +669,7 @@
   if (fromTag.endpoint || fromTag.accountId) init(fromTag);
   else if (fromTag.debug) config.debug = true;
 
+  window.addEventListener("online", function () { flushOutbox(); });
   noticePyScript();
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", noticePyScript);

@@ -6,9 +6,11 @@ nothing here asserts a timing, it reports. Sections:
 
 1. Start-up, interleaved, a fresh browser context per run (a cold HTTP cache): (a) a hand-written
    JS fetch page (the floor), (b) bare Pyodide on the main thread + pyfetch (today's naive way),
-   (c) the shipped embed (``/engage.js``) and its second visit in the same profile; while the
-   shipped worker has no snapshot, also (d) the memory-snapshot prototype (``tools/snapshot.py``
-   applied to a copy of the shipped worker) and (e) the same with the snapshot not gzipped.
+   (c) the shipped embed (``/engage.js``, booting from the build's memory snapshot) and its
+   second visit in the same profile, and (d) the same embed with its snapshot line set to null:
+   the normal boot it falls back to. (When a build ships no snapshot, (d) is the snapshot
+   prototype, ``tools/snapshot.py`` applied to a copy of the worker, and (e) the same with the
+   snapshot not gzipped.)
    Each run is a new browser profile (empty disk cache). For each: time from navigation start
    to the first ``onEngagement``, main-thread long tasks, bytes the server sent, JS heap (main
    thread and worker) after the answer; ratios c/b and c/a (d/b, d/a, e/d...).
@@ -280,10 +282,14 @@ def prepare_site(root: Path) -> Site:
     shipped_has_snapshot = bool(snap.SNAPSHOT_LINE.search(worker)) and (
         "const SNAPSHOT = null;" not in worker
     )
+    shipped_info = snap.load_manifest(dist) if shipped_has_snapshot else None
     hook = out / "hook"
     hook.mkdir()
     (hook / "engage.js").write_text(engage_js, "utf-8")
-    (hook / "engage-worker.mjs").write_text(relocated_worker(worker), "utf-8")
+    hooked = relocated_worker(worker)
+    if shipped_info is not None:  # the snapshot is found next to dist/, not in bench/hook/
+        hooked = snap.with_snapshot_line(hooked, shipped_info, prefix="../../")
+    (hook / "engage-worker.mjs").write_text(hooked, "utf-8")
 
     pages = {
         "a": "/bench/floor.html",
@@ -322,7 +328,18 @@ def prepare_site(root: Path) -> Site:
             )
             pages["e"] = "/bench/embed-snapraw.html"
     else:
-        info = snap.load_manifest(dist)
+        # The shipped embed booting as it does when its snapshot cannot be used: what it pays.
+        info = shipped_info
+        plain = out / "nosnap"
+        plain.mkdir()
+        (plain / "engage.js").write_text(engage_js, "utf-8")
+        (plain / "engage-worker.mjs").write_text(
+            snap.with_snapshot_line(relocated_worker(worker), None), "utf-8"
+        )
+        (out / "embed-nosnap.html").write_text(
+            embed_html.replace("ENGAGE_SRC", "/bench/nosnap/engage.js"), "utf-8"
+        )
+        pages["d"] = "/bench/embed-nosnap.html"
     return Site(pages, info, shipped_has_snapshot, notes)
 
 
@@ -873,6 +890,12 @@ LABELS = {
     "e": "(e) = (d), snapshot not gzipped",
     "e2": "(e) second visit",
 }
+#: Labels once the shipped embed boots from its snapshot: (d) is then its fallback boot.
+SHIPPED_SNAPSHOT_LABELS = {
+    "c": "(c) engage-web embed (snapshot)",
+    "d": "(d) = (c) without its snapshot",
+    "d2": "(d) second visit",
+}
 
 
 def _fmt(value: float | None, scale: float = 1.0, digits: int = 0) -> str:
@@ -889,6 +912,7 @@ def render(results: dict[str, Any]) -> str:
     )
     startup = results.get("startup")
     if startup:
+        labels = LABELS | (SHIPPED_SNAPSHOT_LABELS if startup.get("shipped_snapshot") else {})
         lines.append("")
         lines.append(
             f"{'start-up (cold context per run)':34} {'answer ms: median [min-max]':>28}  "
@@ -897,7 +921,7 @@ def render(results: dict[str, Any]) -> str:
         for key, row in startup["rows"].items():
             t = row["answer_ms"]
             lines.append(
-                f"{LABELS.get(key, key):34} {_fmt(t['median']):>10} "
+                f"{labels.get(key, key):34} {_fmt(t['median']):>10} "
                 f"[{_fmt(t['min'])}-{_fmt(t['max'])}]".ljust(47)
                 + f"  {_fmt(row['long_tasks_ms']['median']):>13}"
                 f"  {_fmt(row['bytes']['median'], 1e6, 2):>7}"
@@ -1005,7 +1029,11 @@ def main(
             try:
                 if "startup" in sections:
                     samples = bench_startup(pw, base, site, counter, runs)
-                    results["startup"] = {**startup_summary(samples), "samples": samples}
+                    results["startup"] = {
+                        **startup_summary(samples),
+                        "shipped_snapshot": site.shipped_has_snapshot,
+                        "samples": samples,
+                    }
                 if "retry" in sections:
                     results["retry"] = bench_retry(browser, base)
                 if "kiosk" in sections:

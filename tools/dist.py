@@ -8,10 +8,17 @@
       engage-worker.mjs    the module Worker that runs the engine in Pyodide
       engage.d.ts          TypeScript declarations of the page API
       engage_web.zip       the engine (+ engage_web/browser), unpacked into Pyodide's file system
+      engage-snapshot-<key>.bin.gz   the Pyodide memory snapshot the worker boots from
+      engage-snapshot.json           what that snapshot was made from (tools/snapshot.py)
+      index.html, kiosk.html, embed.html, demo/, kiosk/   the pages (tools/pages.py)
       pyscript.json        PyScript config for PyScript host pages (local interpreter, our zip)
       pyodide/             the Pyodide core files loadPyodide needs (no wheels)
       pyscript/            @pyscript/core's whole dist/ folder (it loads lazy chunks from there)
       examples/            example pages
+
+The memory snapshot is made by booting the engine once in headless system Chromium (about
+10 s, only when Pyodide or the engine changed); the worker checks its build id and boots
+normally when it is missing or unusable, so a build without Chromium still works, only slower.
 
 Nothing in ``dist/`` points at a CDN unless asked: ``build(root, cdn="https://host/pyodide/")``
 makes the worker and ``pyscript.json`` load Pyodide from that base URL instead (it must end in a
@@ -33,6 +40,9 @@ import shutil
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from tools.pages import render as render_pages
+from tools.snapshot import SnapshotError, SnapshotInfo, ensure_snapshot, with_snapshot_line
 
 __all__ = ["ENGINE_EXCLUDES", "PYODIDE_FILES", "build", "engine_files"]
 
@@ -61,12 +71,16 @@ _ENGINE_SUFFIXES = frozenset({".py", ".json", ".toml"})
 _ZIP_DATE = (2020, 1, 1, 0, 0, 0)
 
 
-def build(root: Path, cdn: str | None = None, *, public_path: str = "/") -> Path:
+def build(
+    root: Path, cdn: str | None = None, *, public_path: str = "/", snapshot: bool = True
+) -> Path:
     """Assemble ``root/dist`` from ``node_modules``, ``static`` and ``engage_web``; return it.
 
     ``cdn``: optional base URL (ending in ``/``) of a Pyodide 314.0.7 distribution to load
     instead of the self-hosted ``dist/pyodide/``. ``public_path``: the URL path where ``dist/`` is
-    served (default ``/``); only ``pyscript.json`` needs it (see :func:`pyscript_config`). Raises
+    served (default ``/``); only ``pyscript.json`` needs it (see :func:`pyscript_config`).
+    ``snapshot``: make (or reuse) the memory snapshot and name it in the worker; never with a
+    CDN, whose Pyodide build this machine cannot vouch for. Raises
     ``SystemExit`` with a clear message when the npm runtime is missing (run
     ``python3 build.py build``, which runs ``npm ci`` first).
 
@@ -101,17 +115,30 @@ def build(root: Path, cdn: str | None = None, *, public_path: str = "/") -> Path
     _write(out / "engage_web.zip", engine_zip(root / "engage_web"))
 
     static = root / "static"
+    info = _snapshot(out) if snapshot and cdn is None else None
     for name in STATIC_FILES:
         text = (static / name).read_text(encoding="utf-8")
-        if name == "engage-worker.mjs" and cdn is not None:
-            text = _PYODIDE_BASE_LINE.sub(f"const PYODIDE_BASE = {json.dumps(cdn)};", text)
+        if name == "engage-worker.mjs":
+            if cdn is not None:
+                text = _PYODIDE_BASE_LINE.sub(f"const PYODIDE_BASE = {json.dumps(cdn)};", text)
+            text = with_snapshot_line(text, info)
         _write(out / name, text.encode("utf-8"))
     for path in sorted((static / "examples").rglob("*")):
         if path.is_file():
             _copy(path, out / "examples" / path.relative_to(static / "examples"))
 
     _write(out / "pyscript.json", pyscript_config(cdn, public_path))
+    render_pages(root, out, cdn=cdn)
     return out
+
+
+def _snapshot(out: Path) -> SnapshotInfo | None:
+    """The current memory snapshot of ``out`` (made when missing), or None with a warning."""
+    try:
+        return ensure_snapshot(out)
+    except SnapshotError as exc:
+        print(f"[dist] warning: no memory snapshot, the worker will boot normally: {exc}")
+        return None
 
 
 def pyscript_config(cdn: str | None = None, public_path: str = "/") -> bytes:

@@ -3,14 +3,16 @@
 Pyodide needs ``.wasm`` served as ``application/wasm`` (streaming compile) and ES modules as
 ``text/javascript``; ``mimetypes`` varies between systems, so the types are fixed here. Cache:
 files under ``pyodide/`` and ``pyscript/`` come from the pinned npm packages, so they are
-versioned and cached for a year (``immutable``); everything else (pages, the engine bundle)
-is ``no-store`` so a rebuild shows at once::
+versioned and cached for a year (``immutable``), and so is the memory snapshot, whose file name
+carries the hash of what it was made from; everything else (pages, the engine bundle, the worker
+that names the snapshot) is ``no-store`` so a rebuild shows at once::
 
     app = StaticSite(Path("dist"))      # an ASGI app; "/" serves dist/index.html
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from starlette.exceptions import HTTPException
@@ -39,6 +41,8 @@ CONTENT_TYPES = {
 }
 IMMUTABLE_PREFIXES = ("/pyodide/", "/pyscript/")
 IMMUTABLE = "public, max-age=31536000, immutable"
+#: Content-hashed file names (tools/snapshot.py): a new build gets a new name, never new bytes.
+_HASHED = re.compile(r"^/engage-snapshot-[0-9a-f]{12}\.bin(\.gz)?$")
 
 
 def cache_control_for(path: str) -> str:
@@ -46,8 +50,11 @@ def cache_control_for(path: str) -> str:
 
     >>> cache_control_for("/pyodide/pyodide.asm.wasm"), cache_control_for("/index.html")
     ('public, max-age=31536000, immutable', 'no-store')
+    >>> cache_control_for("/engage-snapshot-773be2799e91.bin.gz")
+    'public, max-age=31536000, immutable'
     """
-    return IMMUTABLE if path.startswith(IMMUTABLE_PREFIXES) else "no-store"
+    immutable = path.startswith(IMMUTABLE_PREFIXES) or _HASHED.match(path)
+    return IMMUTABLE if immutable else "no-store"
 
 
 def _content_type_for(path: str) -> str | None:

@@ -37,7 +37,7 @@ def dist() -> Path:
 def _scratch_root(tmp_path: Path) -> Path:
     """A project root whose sources are the real ones (symlinked) and whose dist/ is scratch."""
     tmp_path.mkdir(parents=True, exist_ok=True)
-    for name in ("node_modules", "static", "engage_web"):
+    for name in ("node_modules", "static", "templates", "engage_web"):
         (tmp_path / name).symlink_to(ROOT / name)
     return tmp_path
 
@@ -50,6 +50,28 @@ def test_dist_holds_the_runtime_the_engine_and_the_pages(dist: Path):
         assert (dist / "pyodide" / name).is_file(), name
     assert (dist / "pyscript" / "core.js").is_file()
     assert (dist / "pyscript" / "core.css").is_file()
+
+
+def test_the_shipped_worker_names_the_builds_snapshot_of_the_pinned_pyodide(dist: Path):
+    """The worker's SNAPSHOT line names a snapshot in dist/ made from this very engine bundle
+    and Pyodide build, so visitors boot from it (the browser tests check the boot itself)."""
+    import gzip
+
+    from tools.snapshot import load_manifest, pyodide_build_id, snapshot_build_id
+
+    info = load_manifest(dist)
+    assert info is not None, "no current snapshot in dist/ (engage-snapshot.json)"
+    worker = (dist / "engage-worker.mjs").read_text(encoding="utf-8")
+    assert info.to_js() in worker
+    raw = gzip.decompress((dist / info.file).read_bytes())
+    assert snapshot_build_id(raw) == pyodide_build_id(dist / "pyodide" / "pyodide.mjs")
+
+
+def test_the_pages_are_rendered_into_dist(dist: Path):
+    """The demo, kiosk and embed pages and their assets are part of every build."""
+    for name in ("index.html", "kiosk.html", "embed.html"):
+        assert "<html" in (dist / name).read_text(encoding="utf-8"), name
+    assert (dist / "demo").is_dir() and (dist / "kiosk").is_dir()
 
 
 def test_the_engine_bundle_holds_only_what_runs_in_the_browser(dist: Path):
@@ -117,7 +139,7 @@ def test_nothing_we_ship_points_at_a_cdn_by_default(dist: Path):
 def test_the_cdn_option_points_the_worker_and_pyscript_at_the_cdn(tmp_path: Path):
     """build(cdn=URL) makes the worker and pyscript.json load Pyodide from that URL."""
     cdn = "https://cdn.example.test/pyodide/v314.0.7/full/"
-    out = build(_scratch_root(tmp_path), cdn=cdn)
+    out = build(_scratch_root(tmp_path), cdn=cdn, snapshot=False)
     worker = (out / "engage-worker.mjs").read_text(encoding="utf-8")
     assert f'const PYODIDE_BASE = "{cdn}";' in worker
     assert json.loads((out / "pyscript.json").read_text())["interpreter"] == cdn + "pyodide.mjs"
@@ -131,7 +153,7 @@ def test_the_cdn_option_points_the_worker_and_pyscript_at_the_cdn(tmp_path: Path
 def test_bad_build_options_stop_the_build_with_a_clear_message(tmp_path: Path, cdn, public_path):
     """A CDN that is not an http(s) URL ending in '/', or a relative public path, is refused."""
     with pytest.raises(SystemExit, match=r"cdn must be|public_path must be"):
-        build(_scratch_root(tmp_path), cdn=cdn, public_path=public_path)
+        build(_scratch_root(tmp_path), cdn=cdn, public_path=public_path, snapshot=False)
 
 
 def test_pyscript_config_turns_plugins_off_and_maps_the_engine_zip():
@@ -148,9 +170,9 @@ def test_pyscript_config_turns_plugins_off_and_maps_the_engine_zip():
 def test_a_second_build_rewrites_nothing(tmp_path: Path):
     """The build is incremental: unchanged inputs leave every output file untouched."""
     root = _scratch_root(tmp_path)
-    out = build(root)
+    out = build(root, snapshot=False)
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
-    build(root)
+    build(root, snapshot=False)
     after = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
     assert after == before
 
@@ -158,7 +180,7 @@ def test_a_second_build_rewrites_nothing(tmp_path: Path):
 @needs_runtime
 def test_the_engine_zip_is_reproducible(tmp_path: Path):
     """Two builds of the same sources give byte-identical engine bundles."""
-    first = build(_scratch_root(tmp_path / "a")) / "engage_web.zip"
-    second = build(_scratch_root(tmp_path / "b")) / "engage_web.zip"
+    first = build(_scratch_root(tmp_path / "a"), snapshot=False) / "engage_web.zip"
+    second = build(_scratch_root(tmp_path / "b"), snapshot=False) / "engage_web.zip"
     assert first.read_bytes() == second.read_bytes()
     assert zipfile.ZipFile(io.BytesIO(first.read_bytes())).testzip() is None

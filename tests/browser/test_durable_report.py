@@ -58,7 +58,6 @@ def _report(page: Any, attributes: list[dict[str, Any]]) -> dict[str, Any]:
     )
 
 
-@pytest.mark.xfail(strict=True, reason="the durable outbox lands in engage.js with browser.done")
 def test_reports_made_while_unreachable_survive_a_reload_and_arrive_once_in_order(probe: Probe):
     """Reports sent during an outage, before and after a reload, are all recorded on the session
     once each and in the order the page sent them, after the endpoint comes back."""

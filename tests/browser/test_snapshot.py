@@ -2,10 +2,9 @@
 
 The snapshot is private, version-locked Pyodide API: whatever goes wrong with it (missing file,
 another Pyodide build, corrupt or truncated bytes) must cost the visitor nothing but time, never
-an answer. Each case serves the embed's worker with snapshot support (the shipped one once it
-has it; until then the change proposed in /tmp/snapshot.patch, applied by
-``tools.snapshot.with_snapshot_support``) and a snapshot file chosen by the case, written to a
-scratch directory under ``dist/`` (a worker's own requests cannot be routed reliably). Then
+an answer. The shipped embed must boot from the build's snapshot; then each case serves a copy
+of the shipped worker naming a snapshot file chosen by the case, written to a scratch directory
+under ``dist/`` (a worker's own requests cannot be routed reliably). Every time
 ``getEngagement`` must still answer Available, and the worker must say how it booted.
 """
 
@@ -77,15 +76,30 @@ def _write_variant(where: Path, dist: Path, info: Any, body: bytes | None) -> No
     """engage.js, the worker with snapshot support naming ``snapshot.bin.gz``, and that file
     (``None``: no file, so the server answers 404)."""
     from tools.bench import relocated_worker
-    from tools.snapshot import with_snapshot_line, with_snapshot_support
+    from tools.snapshot import with_snapshot_line
 
-    worker = with_snapshot_support((dist / "engage-worker.mjs").read_text(encoding="utf-8"))
+    worker = (dist / "engage-worker.mjs").read_text(encoding="utf-8")
     named = dataclasses.replace(info, file="snapshot.bin.gz")
     worker = with_snapshot_line(relocated_worker(worker, "../", hook=False), named)
     (where / "engage-worker.mjs").write_text(worker, encoding="utf-8")
     shutil.copy(dist / "engage.js", where / "engage.js")
     if body is not None:
         (where / "snapshot.bin.gz").write_bytes(body)
+
+
+def test_the_shipped_embed_boots_from_the_builds_snapshot(probe: Probe, dist_dir: Path):
+    """The page as a site ships it (dist/ as built) boots the engine from the snapshot."""
+    html = (
+        "<!doctype html><meta charset='utf-8'><link rel='icon' href='data:,'>"
+        "<script src='/engage.js' data-endpoint='/' data-account-id='demo'></script>"
+    )
+    page = probe.open(html)
+    outcome = page.evaluate("(s) => ChatApi.getEngagement({consumerSections: s})", SECTIONS)
+    assert outcome["status"] == "Available", outcome
+    page.wait_for_function("true")   # one more round trip so the worker's console lines arrive
+    booted = [m.group(1) for line in probe.console if (m := BOOTED.search(line))]
+    assert booted == ["snapshot"], probe.console
+    assert not [line for line in probe.console if FALLBACK in line]
 
 
 @pytest.mark.parametrize("case", list(CASES))
