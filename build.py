@@ -101,9 +101,19 @@ def ensure_node_modules() -> None:
     stamp.write_text(fingerprint)
 
 
-def ensure_chromium() -> None:
-    """Install Debian's Chromium through the system package manager when it is missing."""
+def ensure_chromium(*, required: bool = True) -> None:
+    """Install Debian's Chromium through the system package manager when it is missing.
+
+    ``required=False`` (building): a failed install is a warning, not the end of the build; the
+    build then ships no memory snapshot and the worker boots normally (slower).
+    """
     if CHROMIUM.exists():
+        return
+    if not required:
+        try:
+            ensure_chromium()
+        except SystemExit as exc:
+            step(f"warning: no Chromium ({exc}); building without the memory snapshot")
         return
     step("installing Chromium from the system package manager (Debian package 'chromium')")
     sudo = [] if os.geteuid() == 0 else ["sudo"]
@@ -120,16 +130,19 @@ def ensure_chromium() -> None:
 def cmd_build(args: argparse.Namespace) -> None:
     """Assemble dist/: the pinned runtime, the engine bundle, the snapshot, facade and pages."""
     ensure_node_modules()
-    ensure_chromium()  # the build boots the engine once in it to make the memory snapshot
+    ensure_chromium(required=False)  # the build boots the engine in it to make the snapshot
     from tools import dist
 
     started = time.monotonic()
-    dist.build(ROOT, cdn=getattr(args, "cdn", None))
+    dist.build(
+        ROOT, cdn=getattr(args, "cdn", None), public_path=getattr(args, "public_path", "/")
+    )
     step(f"dist/ ready in {time.monotonic() - started:.1f} s")
 
 
 def cmd_test(args: argparse.Namespace) -> None:
     """Install what the tests need, build dist/, run the whole suite (browser tests included)."""
+    ensure_chromium()
     cmd_build(args)
     pytest_args = list(args.pytest_args)
     if pytest_args[:1] == ["--"]:  # `build.py test -- -k name`: the rest is pytest's
@@ -154,6 +167,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 def cmd_bench(args: argparse.Namespace) -> None:
     """Run the benchmarks side by side with their baselines; print a table, write JSON."""
+    ensure_chromium()
     cmd_build(args)
     from tools import bench
 
@@ -171,6 +185,11 @@ def main(argv: list[str] | None = None) -> None:
     build.add_argument(
         "--cdn", metavar="URL",
         help="point the runtime at a CDN base URL instead of self-hosting (off by default)",
+    )
+    build.add_argument(
+        "--public-path", default="/", metavar="PATH",
+        help="the URL path where dist/ will be served, e.g. /engage-web/ (default /); "
+        "pyscript.json needs it for PyScript pages",
     )
     build.set_defaults(func=cmd_build)
 

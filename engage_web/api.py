@@ -74,7 +74,12 @@ from .outcome import classify_report, error_outcome
 from .retry import RetryPolicy
 from .session import MemorySessionStore, Session, SessionStore
 from .transport import HttpResponse, Transport
-from .validation import validate_account_id, validate_report, validate_request
+from .validation import (
+    validate_account_id,
+    validate_report,
+    validate_request,
+    validate_session_ids,
+)
 from .watch import Watcher, WatchPolicy
 from .wire import engagement_request, report_request
 
@@ -177,12 +182,21 @@ class ChatApi:
 
     @property
     def session(self) -> Session | None:
-        """The current visitor session (``None`` before the first answer, or if storage fails)."""
+        """The current visitor session (``None`` before the first answer, or if storage fails).
+
+        Stored ids that are malformed (a hand-edited state file, mangled storage) are forgotten
+        here: sent, they would make every later check a 401.
+        """
         try:
-            return self._store.load()
+            session = self._store.load()
         except Exception:
             logger.exception("the session store failed to load")
             return None
+        if session is not None and validate_session_ids(session.visitor_id, session.session_id):
+            logger.warning("engage_web: the stored visitor session is malformed; starting anew")
+            self._store.save(None)
+            return None
+        return session
 
     @property
     def pending(self) -> int:
@@ -246,12 +260,18 @@ class ChatApi:
         return self._watcher
 
     async def report(
-        self, engagement_attributes: Any, *, page_id: str | None = None
+        self,
+        engagement_attributes: Any,
+        *,
+        page_id: str | None = None,
+        session: Session | None = None,
     ) -> dict[str, Any]:
-        """Add SDEs (impression events included) to the current session.
+        """Add SDEs (impression events included) to the current session, or to ``session``.
 
-        Returns ``{"status": "Reported", "delivered": True, ...}`` or an Error outcome with
-        ``"delivered": False`` (validation: 400; no session yet: 401)::
+        ``session``: the visit to report to instead of the current one, leaving the stored
+        session alone; a queued report is delivered to the session it was made in (impressions
+        count only there). Returns ``{"status": "Reported", "delivered": True, ...}`` or an
+        Error outcome with ``"delivered": False`` (validation: 400; no session yet: 401)::
 
             await api.report([{"type": "impDisplay", "campaign": 1, "engId": 2, "revision": 3}])
         """
@@ -267,7 +287,8 @@ class ChatApi:
             report = validate_report(body)
         except RequestError as exc:
             return {**_invalid(exc, self.session), "delivered": False}
-        session = self.session
+        if session is None:
+            session = self.session
         if session is None or not session.established:
             message = (
                 "no visitor session yet: call get_engagement first; a report needs the "

@@ -59,11 +59,16 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
         20.0
         >>> parse_retry_after("-5", now=0) is None
         True
+        >>> parse_retry_after("9" * 5000, now=0)   # the caller clamps it to retry_after_max
+        inf
     """
     if value is None:
         return None
     if _DIGITS.match(value):
-        return float(int(value))
+        digits = value.strip().lstrip("0") or "0"
+        if len(digits) > 15:  # past any sane wait (and int()'s digit limit): treat as huge
+            return float("inf")
+        return float(int(digits))
     try:
         when = parsedate_to_datetime(value.strip())
     except (TypeError, ValueError, IndexError, OverflowError):

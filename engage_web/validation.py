@@ -242,7 +242,7 @@ def _reject_constant(name: str) -> None:
 
 def _parse_json(text: str, path: str, want: type, out: _Collector, allowed: str) -> object:
     """Parse a JSON-string form; returns the value or ``_MISSING`` after recording a problem."""
-    noun = "object" if want is dict else "list"
+    noun = "an object" if want is dict else "a list"
     if len(text) > MAX_JSON_TEXT:
         out.add(path, f"JSON text too long (over {MAX_JSON_TEXT} characters)", allowed, text)
         return _MISSING
@@ -255,7 +255,7 @@ def _parse_json(text: str, path: str, want: type, out: _Collector, allowed: str)
         out.add(path, f"not valid JSON ({exc})", allowed, text)
         return _MISSING
     if not isinstance(value, want):
-        out.add(path, f"JSON text does not hold a {noun}", allowed, value)
+        out.add(path, f"JSON text does not hold {noun}", allowed, value)
         return _MISSING
     return value
 
@@ -346,7 +346,7 @@ def _check_field(value: object, spec: Field, path: str, out: _Collector) -> obje
         out.add(path, "not a supported value", spec.describe(), value, _suggest(value, spec.values))
         return _MISSING
     if kind == "ip":
-        if isinstance(value, str) and len(value) <= 100:
+        if isinstance(value, str) and len(value) <= 100 and "%" not in value:  # no IPv6 zone
             try:
                 ipaddress.ip_address(value)
             except ValueError:

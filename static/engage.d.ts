@@ -86,11 +86,14 @@ export declare namespace EngageWeb {
   /**
    * Why a call ended without an answer. `code`: the HTTP status (400, 401, 404, 413, 415, 5xx),
    * "network", "timeout", "cancelled", "malformed" (a success status with a body that is not the
-   * contract's object), "config" (bad or missing options) or "runtime" (the worker could not
-   * start). `field` names the offending request field or option when there is one.
+   * contract's object), "config" (bad or missing options), "runtime" (the worker could not
+   * start) or, for a report only, "dropped" (the outbox was full). `field` names the offending
+   * request field or option when there is one.
    */
   interface ErrorDetail {
-    code: number | "network" | "timeout" | "cancelled" | "malformed" | "config" | "runtime";
+    code:
+      | number | "network" | "timeout" | "cancelled" | "malformed" | "config" | "runtime"
+      | "dropped";
     message: string;
     field: string | null;
     [extra: string]: unknown;
@@ -106,11 +109,14 @@ export declare namespace EngageWeb {
   /** What `getEngagement` resolves with and `onEngagement` receives: exactly one per call. */
   type Outcome = AvailableOutcome | NotAvailableOutcome | ErrorOutcome;
 
-  /** What `report` resolves with. */
+  /**
+   * What `report` resolves with. `queued: true`: not delivered yet, kept in the durable outbox
+   * and delivered later, in order (the error says why it could not be delivered now).
+   */
   type ReportResult =
     | { status: "Reported"; delivered: true; sessionId?: string; visitorId?: string;
         pageId?: string; recorded?: number; [extra: string]: unknown }
-    | (ErrorOutcome & { delivered?: false });
+    | (ErrorOutcome & { delivered?: false; queued?: boolean });
 
   /** Payload of `onRetry`, fired before each timed retry. */
   interface RetryEvent {
@@ -221,6 +227,8 @@ export declare namespace EngageWeb {
     unwatch(): boolean;
     /** True once the Python runtime is up and configured. */
     readonly ready: boolean;
+    /** How many reports wait in the durable outbox for the endpoint to answer again. */
+    readonly queuedReports: number;
     /** The engage-web version (also how a second tag detects the first). */
     readonly engageWeb: string;
   }

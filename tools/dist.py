@@ -42,7 +42,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tools.pages import render as render_pages
-from tools.snapshot import SnapshotError, SnapshotInfo, ensure_snapshot, with_snapshot_line
+from tools.snapshot import (
+    SnapshotError,
+    SnapshotInfo,
+    ensure_snapshot,
+    load_manifest,
+    with_snapshot_line,
+)
 
 __all__ = ["ENGINE_EXCLUDES", "PYODIDE_FILES", "build", "engine_files"]
 
@@ -134,6 +140,9 @@ def build(
 
 def _snapshot(out: Path) -> SnapshotInfo | None:
     """The current memory snapshot of ``out`` (made when missing), or None with a warning."""
+    if load_manifest(out) is None:
+        print("[dist] making the Pyodide memory snapshot (boots the engine once in headless "
+              "Chromium, ~10 s)", flush=True)
     try:
         return ensure_snapshot(out)
     except SnapshotError as exc:

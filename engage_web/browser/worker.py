@@ -400,11 +400,18 @@ class WorkerHost:
         return await self._api.get_engagement(message.get("params", {}))
 
     async def _report(self, message: Mapping[str, Any]) -> dict[str, Any]:
+        """A report goes to the session the page made it in (its outbox keeps that pair), which
+        may be an earlier visit than the engine's current one: it never becomes the current."""
         if self._api is None:
             return self._not_ready()
-        self._seed_session(message.get("session"))
+        made_in = _session(message.get("session"))
+        if made_in is None or not made_in.established:
+            self._seed_session(message.get("session"))
+            made_in = None
         return await self._api.report(
-            message.get("engagementAttributes", []), page_id=message.get("pageId")
+            message.get("engagementAttributes", []),
+            page_id=message.get("pageId"),
+            session=made_in,
         )
 
 

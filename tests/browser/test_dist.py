@@ -71,7 +71,8 @@ def test_the_pages_are_rendered_into_dist(dist: Path):
     """The demo, kiosk and embed pages and their assets are part of every build."""
     for name in ("index.html", "kiosk.html", "embed.html"):
         assert "<html" in (dist / name).read_text(encoding="utf-8"), name
-    assert (dist / "demo").is_dir() and (dist / "kiosk").is_dir()
+    assert (dist / "demo").is_dir()
+    assert (dist / "kiosk").is_dir()
 
 
 def test_the_engine_bundle_holds_only_what_runs_in_the_browser(dist: Path):

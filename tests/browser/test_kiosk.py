@@ -7,24 +7,16 @@ and wait on what the screen shows, never on sleeps.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.browser.conftest import ROOT, Emulator, Probe
+from tests.browser.conftest import Emulator, Probe
 from tests.browser.pages_fixtures import (
     OUTCOME_TIMEOUT_MS,
     pages,  # noqa: F401 (fixture)
     screenshot,
-)
-
-#: The facade gains ChatApi.watch(params, options) / ChatApi.unwatch(); until then, skip.
-_FACADE = (ROOT / "static" / "engage.js").read_text("utf-8")
-HAS_WATCH = re.search(r"function watch\b|\bwatch\s*:|\.watch\s*=", _FACADE) is not None
-needs_watch = pytest.mark.skipif(
-    not HAS_WATCH, reason="static/engage.js has no ChatApi.watch yet (the lead wires it)"
 )
 
 #: A change must show within this (1 s interval + a check with its re-checks, busy machine).
@@ -66,7 +58,6 @@ def test_bad_kiosk_options_are_named_on_screen(probe: Probe, pages: Path):  # no
     assert good.locator("#kiosk-config").is_hidden()
 
 
-@needs_watch
 @pytest.mark.browser
 def test_the_button_follows_agents_leaving_and_returning(
     probe: Probe,
@@ -88,7 +79,6 @@ def test_the_button_follows_agents_leaving_and_returning(
     assert page.locator("#kiosk").get_attribute("data-state") == "available"
 
 
-@needs_watch
 @pytest.mark.browser
 def test_an_outage_shows_reconnecting_and_recovers_with_a_bounded_page(
     probe: Probe,

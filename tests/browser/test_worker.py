@@ -160,6 +160,34 @@ def test_the_engine_session_is_not_overwritten_by_the_page_ids_of_an_older_outco
     assert page.transport.requests[1].url.endswith("&vid=v1&sid=s1")
 
 
+def test_a_queued_report_goes_to_its_own_session_and_leaves_the_current_one_alone():
+    """A report carrying the ids of an earlier visit (the page's outbox) is PUT to that visit,
+    and the next check still continues the engine's current session."""
+    page = Page(
+        ScriptedTransport(
+            available("v1", "s2"),
+            json_answer(200, {"recorded": 1}),
+            available("v1", "s2", status=200),
+        )
+    )
+    impression = {"type": "impDisplay", "campaign": 1, "engId": 2, "revision": 3}
+
+    async def scenario() -> Any:
+        await page.send({"type": "init", "config": CONFIG})
+        await page.send({"type": "check", "id": 1, "params": {}})
+        answer = await page.send(
+            {"type": "report", "id": 2, "engagementAttributes": [impression], "pageId": None,
+             "session": {"vid": "v1", "sid": "s1"}}
+        )
+        await page.send({"type": "check", "id": 3, "params": {}})
+        return answer
+
+    answer = run(scenario())
+    assert answer["result"]["delivered"] is True
+    assert page.transport.requests[1].url.endswith("/app/report?v=1.0&vid=v1&sid=s1")
+    assert page.transport.requests[2].url.endswith("&vid=v1&sid=s2")
+
+
 def test_report_goes_to_the_current_session():
     """A report message is sent to the session of the last answer and answered 'reported'."""
     recorded = {"sessionId": "s1", "visitorId": "v1", "pageId": "p1", "recorded": 1}

@@ -249,6 +249,16 @@ def test_a_stored_visitor_without_session_sends_vid_alone():
     assert h.api.session == Session("v1", "s5")
 
 
+def test_malformed_stored_ids_are_forgotten_and_a_new_session_opened(caplog):
+    """Ids mangled in storage (a hand-edited state file) are not sent, which would 401 for
+    ever: the check opens a new session and stores it."""
+    h = Harness(available("v2", "s2"), store=MemorySessionStore(Session("a b", "s/1")))
+    h.check()
+    assert h.queries() == ["v=1.0"]
+    assert h.api.session == Session("v2", "s2")
+    assert "malformed" in caplog.text
+
+
 def test_overlapping_calls_share_the_first_session():
     """Calls made while the first one opens a session wait for it and send its ids."""
 

@@ -99,6 +99,8 @@ def test_retry_after_is_seconds_or_an_http_date(header, expected):
     [
         ("3", 3.0),
         ("86400", 10.0),  # huge: clamped to retry_after_max
+        ("9" * 400, 10.0),  # past float range: clamped too, never an exception
+        ("9" * 5000, 10.0),  # past int()'s digit limit
         ("Wed, 15 Nov 2023 22:13:20 GMT", 10.0),  # a day ahead: clamped
         ("garbage", 0.5),  # unusable: the backoff applies
         ("-1", 0.5),
