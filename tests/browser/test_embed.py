@@ -393,6 +393,37 @@ def test_python_callback_on_the_pyscript_example_page(probe: Probe):
     assert any("this page runs PyScript" in line for line in probe.console)
 
 
+PYSCRIPT_CHATAPI_PAGE = """<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,">
+<script type="module" src="/pyscript/core.js"></script>
+<pre id="out">waiting</pre><pre id="retries"></pre>
+<script type="py" config="/pyscript.json">
+import json
+
+from pyscript import document, window
+
+from engage_web import ChatApi, RetryPolicy
+
+retries = []
+api = ChatApi(window.location.origin, "demo", retry=RetryPolicy.preset("default"),
+              on_retry=retries.append)
+outcome = await api.get_engagement({"consumerSections": ["Support", "English", "Other"]})
+document.querySelector("#retries").textContent = json.dumps(retries)
+document.querySelector("#out").textContent = json.dumps(outcome)
+</script>"""
+
+
+def test_the_python_api_runs_in_a_pyscript_page_over_pyfetch(probe: Probe, emulator: Emulator):
+    """PyScript code using dist/pyscript.json imports engage_web and runs ChatApi itself: the
+    check goes through pyfetch to the emulator, re-checks the warm-up, and answers Available."""
+    page = probe.open(PYSCRIPT_CHATAPI_PAGE)
+    page.wait_for_function("document.querySelector('#out').textContent !== 'waiting'")
+    outcome = json.loads(page.text_content("#out"))
+    assert outcome["status"] == "Available", outcome
+    assert outcome["engagementDetails"]["skillName"] == "TestSkill"
+    assert [r["reason"] for r in json.loads(page.text_content("#retries"))] == ["NotAvailable"]
+    assert len(emulator.requests("/app/engagement")) == 2
+
+
 def test_main_thread_long_tasks_from_load_to_the_first_outcome_are_recorded(probe: Probe):
     """Records the long-task total and the time to the first outcome (a figure, not a limit)."""
     started = time.monotonic()
