@@ -135,7 +135,10 @@ def cmd_build(args: argparse.Namespace) -> None:
 
     started = time.monotonic()
     dist.build(
-        ROOT, cdn=getattr(args, "cdn", None), public_path=getattr(args, "public_path", "/")
+        ROOT,
+        cdn=getattr(args, "cdn", None),
+        public_path=getattr(args, "public_path", "/"),
+        snapshot=not getattr(args, "no_snapshot", False),
     )
     step(f"dist/ ready in {time.monotonic() - started:.1f} s")
 
@@ -190,6 +193,10 @@ def main(argv: list[str] | None = None) -> None:
         "--public-path", default="/", metavar="PATH",
         help="the URL path where dist/ will be served, e.g. /engage-web/ (default /); "
         "pyscript.json needs it for PyScript pages",
+    )
+    build.add_argument(
+        "--no-snapshot", action="store_true",
+        help="ship no memory snapshot: 6.4 MB less to download, about 2 s more to boot",
     )
     build.set_defaults(func=cmd_build)
 

@@ -19,6 +19,9 @@ FILES = {
     "pyodide/pyodide-lock.json": b"{}",
     "pyscript/core.js": b"export {}",
     "engage_web.zip": b"PK\5\6" + b"\0" * 18,
+    "engage-snapshot-0123456789ab.bin.gz": b"\x1f\x8b" + b"\0" * 18,
+    "engage-snapshot.json": b"{}",
+    "big.bin": bytes(range(256)) * 12_000,  # 3 MB: several large chunks
     "api/not-the-emulator.txt": b"shadowed",
 }
 
@@ -49,6 +52,8 @@ def dev(root: Path) -> TestClient:
         ("/pyodide/python_stdlib.zip", "application/zip", "immutable"),
         ("/pyodide/pyodide-lock.json", "application/json", "immutable"),
         ("/pyscript/core.js", "text/javascript", "immutable"),
+        ("/engage-snapshot-0123456789ab.bin.gz", "application/gzip", "immutable"),
+        ("/engage-snapshot.json", "application/json", "no-store"),
     ],
 )
 def test_static_files_have_the_right_type_and_cache_policy(dev, path, content_type, cache):
@@ -60,6 +65,17 @@ def test_static_files_have_the_right_type_and_cache_policy(dev, path, content_ty
     if path == "/pyodide/pyodide.asm.wasm":
         assert answer.headers["content-type"] == "application/wasm"
         assert "max-age=31536000" in answer.headers["cache-control"]
+
+
+def test_a_large_file_arrives_whole_and_a_range_of_it_exactly(dev):
+    """Files are sent in large chunks; the bytes, and a byte range across a chunk edge, are
+    exactly the file's."""
+    data = FILES["big.bin"]
+    assert dev.get("/big.bin").content == data
+    edge = (1 << 20) - 10
+    part = dev.get("/big.bin", headers={"range": f"bytes={edge}-{edge + 19}"})
+    assert part.status_code == 206
+    assert part.content == data[edge : edge + 20]
 
 
 def test_the_emulator_wins_over_files(dev):
