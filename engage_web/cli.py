@@ -265,6 +265,12 @@ async def _run_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         )
     except ConfigError as exc:
         raise _InputError(str(exc)) from None
+    # One progress line per attempt: this one for the first, on_retry's for each later one.
+    if args.json:
+        _print_json({"event": "attempt", "attempt": 1}, err, True)
+    else:
+        print(f"checking: attempt 1 ({api.endpoint}, account {api.account_id})", file=err,
+              flush=True)
     async with api:
         outcome = await api.get_engagement(params)
     _print_json(outcome, out, args.json)

@@ -428,7 +428,9 @@
       console.warn(TAG + " the report outbox is full (" + OUTBOX_MAX + "); the " +
         dropped.length + " oldest report(s) were dropped");
       dropped.forEach(function (entry) {
-        answer(entry.id, errorOutcome("dropped", "the report outbox is full", null), false);
+        var refused = errorOutcome("dropped", "the report outbox is full", null);
+        refused.delivered = false;
+        answer(entry.id, refused, false);
       });
     }
     if (!outbox.key) return;
@@ -475,8 +477,10 @@
       var entry = outbox.entries[0];
       if (!entry) { outbox.flushing = false; return; }
       var key = outbox.key;
+      // The session it was made in; one made before any session existed takes today's.
+      var session = entry.session && entry.session.sid ? entry.session : storedSession();
       call("report", { type: "report", engagementAttributes: entry.engagementAttributes,
-        pageId: entry.pageId, session: entry.session || storedSession() }).then(function (result) {
+        pageId: entry.pageId, session: session }).then(function (result) {
         if (key !== outbox.key) { outbox.flushing = false; return; }   // re-init elsewhere
         var delivered = result && result.status === "Reported";
         if (!delivered && curable(result)) {

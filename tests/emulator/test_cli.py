@@ -62,13 +62,14 @@ def test_check_prints_the_available_outcome(live_server: str, tmp_path: Path):
 
 
 def test_retries_through_injected_503s_show_one_line_per_attempt(live_server: str, tmp_path):
-    """Injected 503s with Retry-After 1 are retried after 1 s each, one stderr line per retry."""
+    """Injected 503s with Retry-After 1 are retried after 1 s each, one stderr line per attempt."""
     httpx.post(f"{live_server}/_emulator/faults", json={"count": 1, "status": 503, "retryAfter": 1})
     code, out, err = check(live_server, tmp_path / "s.json")
     assert code == EXIT_OK
     assert json.loads(out)["status"] == "Available"
-    lines = [line for line in err.splitlines() if line.startswith("retrying:")]
+    lines = [line for line in err.splitlines() if line.startswith(("checking:", "retrying:"))]
     assert lines == [
+        f"checking: attempt 1 ({live_server}, account demo)",
         "retrying: attempt 2 in 1 s (http-503)",
         "retrying: attempt 3 in 0.05 s (NotAvailable)",
     ]
@@ -141,7 +142,10 @@ def test_json_mode_prints_one_line_outcomes_and_json_progress(live_server: str, 
     assert out.count("\n") == 1
     assert json.loads(out)["status"] == "Available"
     events = [json.loads(line) for line in err.splitlines()]
-    assert events == [{"event": "retry", "attempt": 2, "delayMs": 50, "reason": "NotAvailable"}]
+    assert events == [
+        {"event": "attempt", "attempt": 1},
+        {"event": "retry", "attempt": 2, "delayMs": 50, "reason": "NotAvailable"},
+    ]
 
 
 def write(tmp_path: Path, text: str) -> str:
@@ -254,7 +258,7 @@ def test_endpoint_errors_exit_3(live_server: str, target, fault, code):
     )
     assert status == EXIT_ENDPOINT_ERROR
     assert json.loads(out)["error"]["code"] == code
-    assert err.startswith("Error ")
+    assert err.splitlines()[-1].startswith("Error ")  # the summary, after the attempt line
 
 
 def test_serve_refuses_a_bad_scenario_without_a_traceback(tmp_path: Path):
