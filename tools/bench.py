@@ -25,8 +25,8 @@ The scenario answers Available on the first check (``warmUp = 0``) so every vari
 exactly one request. Bench pages live in ``tools/bench_pages/`` and are copied to
 ``dist/bench/``; instrumented copies of the embed go to ``dist/bench/hook/`` (one line added:
 ``self.__engageBench`` exposes the WebAssembly memory size) and ``dist/bench/snap*/`` (the
-snapshot prototype). The bench server answers content-hashed file names (the snapshot) as
-immutable, the cache rule proposed for the static site. Example::
+snapshot prototype). Files are served as the dev server serves them (``dist/pyodide/`` and the
+content-hashed snapshot cached as immutable). Example::
 
     python3 build.py bench --runs 5 --out bench-results/latest.json
     >>> main(Path("."), runs=3, out="bench-results/x.json")     # doctest: +SKIP
@@ -147,27 +147,11 @@ def bench_scenario() -> Any:
     return dataclasses.replace(base, accounts=accounts, warm_up=0, source="<bench: warmUp 0>")
 
 
-#: A file name with a 12-hex content hash (the snapshot): the cache rule /tmp/snapshot.patch
-#: proposes for engage_web/emulator/static.py (immutable, like dist/pyodide/).
-HASHED_NAME = re.compile(r"-[0-9a-f]{12}(\.[A-Za-z0-9]+)+$")
-IMMUTABLE = b"public, max-age=31536000, immutable"
-
-
-def _cache_immutable(message: dict[str, Any]) -> dict[str, Any]:
-    headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"cache-control"]
-    return {**message, "headers": [*headers, (b"cache-control", IMMUTABLE)]}
-
-
 class ByteCounter:
-    """ASGI middleware: counts response bytes (status line, headers, body) and requests.
+    """ASGI middleware: counts response bytes (status line, headers, body) and requests."""
 
-    ``proposed_cache``: answer content-hashed file names (the snapshot) as immutable, the rule
-    proposed for the static site, so second visits are measured as they will be served.
-    """
-
-    def __init__(self, app: Any, *, proposed_cache: bool = False) -> None:
+    def __init__(self, app: Any) -> None:
         self.app = app
-        self.proposed_cache = proposed_cache
         self.bytes = 0
         self.requests = 0
 
@@ -181,12 +165,8 @@ class ByteCounter:
             return
         self.requests += 1
 
-        hashed = self.proposed_cache and HASHED_NAME.search(scope.get("path", ""))
-
         async def counting_send(message: Any) -> None:
             if message["type"] == "http.response.start":
-                if hashed and message.get("status") == 200:
-                    message = _cache_immutable(message)
                 self.bytes += 17 + sum(len(k) + len(v) + 4 for k, v in message.get("headers", []))
             elif message["type"] == "http.response.body":
                 self.bytes += len(message.get("body", b""))
@@ -306,7 +286,7 @@ def prepare_site(root: Path) -> Site:
             proto = out / "snap"
             proto.mkdir()
             (proto / "engage.js").write_text(engage_js, "utf-8")
-            source = snap.with_snapshot_support(relocated_worker(worker))
+            source = relocated_worker(worker)
             source = snap.with_snapshot_line(source, info, prefix="../../")
             (proto / "engage-worker.mjs").write_text(source, "utf-8")
             (out / "embed-snap.html").write_text(
@@ -320,7 +300,7 @@ def prepare_site(root: Path) -> Site:
             (raw_dir / raw_name).write_bytes(gzip.decompress((dist / info.file).read_bytes()))
             (raw_dir / "engage.js").write_text(engage_js, "utf-8")
             raw_info = dataclasses.replace(info, file=raw_name)
-            source = snap.with_snapshot_support(relocated_worker(worker))
+            source = relocated_worker(worker)
             source = snap.with_snapshot_line(source, raw_info)
             (raw_dir / "engage-worker.mjs").write_text(source, "utf-8")
             (out / "embed-snapraw.html").write_text(
@@ -1020,7 +1000,6 @@ def main(
             results["snapshot"] = dataclasses.asdict(site.snapshot)
         counter = ByteCounter(
             _dispatch(_minimal_app(), create_dev_app(root, scenario=bench_scenario())),
-            proposed_cache=True,
         )
         with ServerThread(counter) as base, sync_playwright() as pw:
             browser = pw.chromium.launch(

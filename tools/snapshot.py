@@ -49,7 +49,6 @@ __all__ = [
     "snapshot_build_id",
     "snapshot_key",
     "with_snapshot_line",
-    "with_snapshot_support",
 ]
 
 #: The manifest next to the snapshot in dist/: what it was made from (see SnapshotInfo).
@@ -225,97 +224,10 @@ def _ensure_in_subprocess(dist: Path, *, force: bool) -> SnapshotInfo:
 
 # -- the worker side ----------------------------------------------------------------------
 
-#: The worker's line that names the snapshot; tools/dist.py rewrites it (null: none).
+#: The line of static/engage-worker.mjs that names the snapshot (``null``: none); the build
+#: rewrites it with :func:`with_snapshot_line`. The worker checks the snapshot's build id and
+#: boots normally when it cannot use it.
 SNAPSHOT_LINE = re.compile(r"^const SNAPSHOT = [^\n]*;$", re.MULTILINE)
-
-#: What engage-worker.mjs needs to boot from a snapshot, inserted before ``async function boot``.
-WORKER_SNAPSHOT_CODE = """\
-// The memory snapshot of a booted engine, made by the build for the pinned Pyodide
-// (tools/snapshot.py): {file (relative to this file), buildId, bytes}, or null for a normal boot.
-// tools/dist.py rewrites this one line.
-const SNAPSHOT = null;
-const SNAPSHOT_MAGIC = 1886286592;   // Pyodide's snapshot header: magic, offsets, 8-word build id
-let bootKind = "normal";             // "snapshot" once a boot from the snapshot succeeded
-
-/** The Pyodide build id in a snapshot's header (throws if the bytes are no snapshot). */
-function snapshotBuildId(bytes) {
-  if (bytes.byteLength < 48) throw new Error(`${bytes.byteLength} bytes is no snapshot`);
-  const header = new DataView(bytes.buffer, bytes.byteOffset, 48);
-  if (header.getUint32(0, true) !== SNAPSHOT_MAGIC) throw new Error("not a Pyodide snapshot");
-  let id = "";
-  for (let word = 4; word < 12; word++) {
-    id += header.getUint32(word * 4, true).toString(16).padStart(8, "0");
-  }
-  return id;
-}
-
-/** The snapshot's bytes, gunzipped and checked against the pinned build id; throws if unusable. */
-async function snapshotBytes(snapshot) {
-  const url = new URL(snapshot.file, HERE).href;
-  const response = await fetch(url);
-  if (!response.ok) throw new Error(`${url} answered HTTP ${response.status}`);
-  let body = response.body;
-  if (url.endsWith(".gz")) body = body.pipeThrough(new DecompressionStream("gzip"));
-  const bytes = new Uint8Array(await new Response(body).arrayBuffer());
-  const found = snapshotBuildId(bytes);
-  if (found !== snapshot.buildId) {
-    throw new Error(`snapshot build id ${found}, this Pyodide is ${snapshot.buildId}`);
-  }
-  return bytes;
-}
-
-/** Boot from the snapshot when there is one; on any failure say why and boot normally. */
-async function startPyodide(loadPyodide, snapshot) {
-  if (snapshot) {
-    try {
-      const pyodide = await loadPyodide({ ...pyodideOptions(), _loadSnapshot: snapshot });
-      pyodide.runPython("import random; random.seed()");   // every visitor restores one state
-      bootKind = "snapshot";
-      return pyodide;
-    } catch (error) {
-      console.warn(`[engage-web] the memory snapshot could not be used (${error}); ` +
-        "booting without it");
-    }
-  }
-  bootKind = "normal";
-  return loadPyodide(pyodideOptions());
-}
-
-"""
-
-_BOOT_ANCHOR = "async function boot() {"
-_LOAD_LINE = "  const pyodide = await loadPyodide(pyodideOptions());"
-_ENGINE_LINE = "  const engine = fetchBytes(ENGINE_ZIP_URL);"
-_SNAPSHOT_FETCH = (
-    "  const snapshot = SNAPSHOT ? snapshotBytes(SNAPSHOT) : null;   // downloads meanwhile too\n"
-    "  if (snapshot) snapshot.catch(() => {});      // startPyodide reports a failure\n"
-)
-_UP_LINE = "(bootMs) => console.debug(`[engage-web] Python engine up in ${bootMs} ms`),"
-_UP_LINE_NEW = (
-    "(bootMs) => console.debug(`[engage-web] Python engine up in ${bootMs} ms (${bootKind} boot)`),"
-)
-
-
-def with_snapshot_support(source: str) -> str:
-    """engage-worker.mjs with snapshot boot and fallback added (unchanged if already there).
-
-    Used to generate the proposed patch and the benchmark's prototype; raises
-    :class:`SnapshotError` when the worker no longer has the lines this edit hooks into.
-    """
-    if SNAPSHOT_LINE.search(source):
-        return source
-    for anchor in (_BOOT_ANCHOR, _LOAD_LINE, _ENGINE_LINE, _UP_LINE):
-        if source.count(anchor) != 1:
-            raise SnapshotError(f"engage-worker.mjs changed shape: {anchor!r} not found once")
-    source = source.replace(_BOOT_ANCHOR, WORKER_SNAPSHOT_CODE + _BOOT_ANCHOR)
-    engine_line_end = source.index("\n", source.index(_ENGINE_LINE)) + 1
-    engine_line_end = source.index("\n", engine_line_end) + 1   # and its .catch line
-    source = source[:engine_line_end] + _SNAPSHOT_FETCH + source[engine_line_end:]
-    source = source.replace(
-        _LOAD_LINE, "  const pyodide = await startPyodide(loadPyodide, snapshot);"
-    )
-    return source.replace(_UP_LINE, _UP_LINE_NEW)
-
 
 def with_snapshot_line(source: str, info: SnapshotInfo | None, *, prefix: str = "") -> str:
     """The worker source naming ``info``'s file (``prefix`` + file) or no snapshot (None).

@@ -17,7 +17,6 @@ from tools.snapshot import (
     snapshot_build_id,
     snapshot_key,
     with_snapshot_line,
-    with_snapshot_support,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,20 +99,13 @@ def test_a_manifest_counts_only_while_its_key_is_current_and_its_file_exists(tmp
 WORKER = (ROOT / "static" / "engage-worker.mjs").read_text(encoding="utf-8")
 
 
-def test_snapshot_support_is_added_once_and_keeps_the_normal_boot_path():
-    """The edit adds the SNAPSHOT line, checks and fallback; applying it twice changes nothing."""
-    edited = with_snapshot_support(WORKER)
-    assert edited.count("const SNAPSHOT = null;") == 1
-    assert "startPyodide(loadPyodide, snapshot)" in edited
-    assert "return loadPyodide(pyodideOptions());" in edited  # the fallback
-    assert "random.seed()" in edited
-    assert with_snapshot_support(edited) == edited
-
-
-def test_snapshot_support_refuses_a_worker_it_does_not_recognise():
-    """A worker without the boot lines it hooks into is an error naming the missing line."""
-    with pytest.raises(SnapshotError, match="changed shape"):
-        with_snapshot_support("async function boot() {}")
+def test_the_worker_source_names_no_snapshot_and_keeps_the_normal_boot_path():
+    """The source worker has one SNAPSHOT line (null until a build names one), the build-id check
+    and the fallback to a normal boot, and re-seeds random after a restore."""
+    assert WORKER.count("const SNAPSHOT = null;") == 1
+    assert "startPyodide(loadPyodide, snapshot)" in WORKER
+    assert "return loadPyodide(pyodideOptions());" in WORKER  # the fallback
+    assert "random.seed()" in WORKER
 
 
 @pytest.mark.parametrize(
@@ -130,8 +122,7 @@ def test_snapshot_support_refuses_a_worker_it_does_not_recognise():
 )
 def test_the_snapshot_line_names_the_file_and_build_id_or_null(info, prefix, expected):
     """dist.py's one-line rewrite: the file (relative to the worker) and build id, or null."""
-    source = with_snapshot_support(WORKER)
-    rewritten = with_snapshot_line(source, info, prefix=prefix)
+    rewritten = with_snapshot_line(WORKER, info, prefix=prefix)
     assert expected in rewritten
     assert rewritten.count("const SNAPSHOT = ") == 1
 

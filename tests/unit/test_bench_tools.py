@@ -94,29 +94,3 @@ def test_the_relocated_worker_finds_pyodide_and_the_engine_from_its_new_director
     assert 'new URL("../../engage_web.zip", HERE)' in moved
     assert "self.__engageBench" in moved
     assert "self.__engageBench" not in relocated_worker(shipped, "../", hook=False)
-
-
-@pytest.mark.parametrize(
-    ("path", "proposed", "expected"),
-    [
-        ("/engage-snapshot-0123456789ab.bin.gz", True, "public, max-age=31536000, immutable"),
-        ("/engage-snapshot-0123456789ab.bin.gz", False, None),
-        ("/engage.js", True, None),
-    ],
-    ids=["hashed-proposed", "hashed-as-shipped", "unhashed"],
-)
-def test_the_bench_server_can_apply_the_proposed_cache_rule_to_hashed_names(
-    path: str, proposed: bool, expected: str | None
-):
-    """With proposed_cache, content-hashed files are immutable; other files keep their policy."""
-    from starlette.applications import Starlette
-    from starlette.responses import PlainTextResponse
-    from starlette.routing import Route
-
-    async def file(request):
-        return PlainTextResponse("x", headers={"cache-control": "no-store"})
-
-    app = Starlette(routes=[Route(path, file)])
-    client = TestClient(ByteCounter(app, proposed_cache=proposed))
-    policy = client.get(path).headers["cache-control"]
-    assert policy == (expected or "no-store")
