@@ -819,7 +819,14 @@ def request_json_schema() -> dict[str, Any]:
         "appType": {"enum": list(APP_TYPES), "default": APP_TYPES[0]},
         "appDetails": _json_text_or(object_json_schema(APP_DETAILS), "a JSON object"),
         "consumerSections": {
-            "anyOf": [sections, {"type": "string", "description": "comma-delimited sections"}]
+            "anyOf": [
+                sections,
+                {
+                    "type": "string",
+                    "maxLength": MAX_STRING_LENGTH,
+                    "description": "comma-delimited sections",
+                },
+            ]
         },
         "engagementAttributes": _attributes_schema(False, min_items=0),
         "vid": _id_schema(),

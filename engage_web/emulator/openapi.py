@@ -25,6 +25,7 @@ from engage_web.sde import (
     APP_TYPES,
     DEVICE_FAMILIES,
     IMPRESSION_TYPES,
+    MAX_STRING_LENGTH,
     OPERATING_SYSTEMS,
     SDE_TYPES,
     sde_json_schema,
@@ -111,7 +112,11 @@ def _schemas() -> dict[str, Any]:
                             "maxItems": MAX_SECTIONS,
                             "items": {"type": "string", "maxLength": MAX_SECTION_LENGTH},
                         },
-                        {"type": "string", "description": "comma-delimited sections"},
+                        {
+                            "type": "string",
+                            "maxLength": MAX_STRING_LENGTH,
+                            "description": "comma-delimited sections",
+                        },
                     ]
                 },
                 "engagementAttributes": {
