@@ -48,6 +48,10 @@ else:
     _JS_FAILURES = (OSError,)
 
 
+#: Failures while the body is read: the JS ones, and Pyodide 314's own AttributeError (see below).
+_BODY_FAILURES = (*_JS_FAILURES, AttributeError)
+
+
 class _Signal(Protocol):
     """The part of a JS ``AbortSignal`` this module reads."""
 
@@ -124,9 +128,16 @@ async def pyfetch_transport(
         options["body"] = request.body
     try:
         response = await fetch(request.url, signal=signal, **options)
-        body = await response.text()
         status = int(response.status)
         headers = {str(k).lower(): str(v) for k, v in dict(response.headers).items()}
     except _JS_FAILURES as error:
+        raise classify_failure(error, timed_out=bool(signal.aborted), timeout=timeout) from None
+    try:
+        body = await response.text()
+    except _BODY_FAILURES as error:
+        if isinstance(error, AttributeError):
+            # Pyodide 314's FetchResponse.text() turns a failed read into AbortError(signal
+            # .reason), which is None while our signal has not fired: AttributeError on .message.
+            error = OSError("the connection closed before the whole answer arrived")
         raise classify_failure(error, timed_out=bool(signal.aborted), timeout=timeout) from None
     return HttpResponse(status, headers, body)

@@ -99,6 +99,7 @@ def test_a_persistent_fault_gives_one_classified_error_after_the_policy_retries(
     assert all(entry.get("fault") for entry in log)
     if fault.get("mode") == "html":
         assert outcome["error"]["httpStatus"] == 200
+    assert "Error:" not in outcome["error"]["message"]  # a reason a visitor can read, no repr
 
     recovered = shared.check()  # the fault has cleared
     assert recovered["status"] == "Available"

@@ -130,8 +130,22 @@ def test_a_request_without_body_sends_no_body_option():
             AttemptTimeout,
             "no answer within 2.5 s",
         ),
+        (
+            FakeFetch(
+                FakeResponse(200, {}, body_error=AttributeError("'NoneType' object has no "
+                                                                "attribute 'message'"))
+            ),
+            NetworkError,
+            "the connection closed before the whole answer arrived",
+        ),
     ],
-    ids=["connect-fails", "our-timeout", "body-read-fails", "timeout-while-reading-body"],
+    ids=[
+        "connect-fails",
+        "our-timeout",
+        "body-read-fails",
+        "timeout-while-reading-body",
+        "body-read-fails-pyodide-314-bug",
+    ],
 )
 def test_failures_are_classified_by_whether_our_timeout_fired(fetch, expected, message):
     """A failure is a timeout when our signal fired, else a NetworkError with the browser's text."""
