@@ -68,7 +68,7 @@ from .engine import (
     TransportFailed,
     Wait,
 )
-from .errors import ConfigError, NetworkError, RequestError
+from .errors import AttemptTimeout, ConfigError, NetworkError, RequestError
 from .events import EventBindings
 from .outcome import classify_report, error_outcome
 from .retry import RetryPolicy
@@ -482,7 +482,7 @@ class ChatApi:
         while not isinstance(action, Finish):
             if isinstance(action, Send):
                 try:
-                    response = await self._get_transport()(action.request, action.timeout)
+                    response = await self._exchange(action)
                     if not isinstance(response, HttpResponse):
                         raise TypeError(f"the transport returned {response!r}, not an HttpResponse")
                 except asyncio.CancelledError:
@@ -505,6 +505,30 @@ class ChatApi:
                 await self.clock.sleep(action.seconds)
                 action = check.handle(TimerFired(self.clock.monotonic()))
         return action.outcome
+
+
+    async def _exchange(self, action: Send) -> HttpResponse:
+        """One exchange through the transport, which must honour ``action.timeout``.
+
+        A transport that does not (a custom one waiting for ever) is cut off by a guard a little
+        later, on the event loop's own timer, so no check outlives its timeouts and deadline.
+        """
+        transport = self._get_transport()
+
+        async def exchange() -> HttpResponse:
+            try:
+                return await transport(action.request, action.timeout)
+            except TimeoutError as exc:  # the transport's own timeout: name it ours
+                raise AttemptTimeout(action.timeout, str(exc) or None) from None
+
+        guard = action.timeout + min(1.0, 0.1 + action.timeout * 0.1)
+        try:
+            return await asyncio.wait_for(exchange(), guard)
+        except TimeoutError:  # only the guard's: exchange() turns the transport's into ours
+            raise AttemptTimeout(
+                action.timeout, f"no answer within {action.timeout:g} s (the transport ignored "
+                "its timeout and was stopped)"
+            ) from None
 
 
 def _being_cancelled() -> bool:

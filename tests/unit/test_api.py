@@ -564,6 +564,43 @@ def test_default_transport_is_chosen_lazily_per_platform(monkeypatch):
     assert fake.calls == 1
 
 
+def test_a_transport_that_ignores_its_timeout_is_stopped_and_the_check_ends():
+    """A custom transport that never answers (it ignores the timeout it is given) is cut off
+    shortly after the per-attempt timeout: each attempt ends as a timeout, and the call ends
+    with one timeout outcome after the policy's attempts instead of hanging for ever."""
+    started = []
+
+    async def hangs(request, timeout):  # noqa: ASYNC109 - the transport signature
+        started.append(timeout)
+        await asyncio.Event().wait()  # never set
+
+    retry = RetryPolicy(jitter=0.0, max_retries=1, attempt_timeout=0.05, deadline=30)
+    api = ChatApi(ENDPOINT, "demo", transport=hangs, clock=FakeClock(auto_advance=True),
+                  retry=retry, random=lambda: 0.5)
+    outcome = run(api.get_engagement({}))
+    assert outcome["status"] == "Error"
+    assert outcome["error"]["code"] == "timeout"
+    assert outcome["error"]["attempts"] == 2
+    assert "ignored its timeout" in outcome["error"]["message"]
+    assert started == [0.05, 0.05]
+
+
+def test_a_transport_raising_timeout_error_is_an_attempt_timeout():
+    """A transport that signals its timeout with the built-in TimeoutError gets a timeout
+    outcome (retried as one), not a network failure."""
+    retries = []
+
+    async def times_out(request, timeout):  # noqa: ASYNC109 - the transport signature
+        raise TimeoutError("timed out")
+
+    retry = RetryPolicy(jitter=0.0, max_retries=1)
+    api = ChatApi(ENDPOINT, "demo", transport=times_out, clock=FakeClock(auto_advance=True),
+                  retry=retry, random=lambda: 0.5, on_retry=retries.append)
+    outcome = run(api.get_engagement({}))
+    assert outcome["error"]["code"] == "timeout"
+    assert [r["reason"] for r in retries] == ["timeout"]
+
+
 def test_a_failing_session_store_does_not_break_the_check(caplog):
     """If the page's storage refuses to save, the outcome is still delivered (and it is logged)."""
 
