@@ -98,47 +98,8 @@ async function startPyodide(loadPyodide, snapshot) {
   return loadPyodide(pyodideOptions());
 }
 
-/**
- * Compile Pyodide's WebAssembly now, while pyodide.mjs and pyodide.asm.mjs still load: the
- * compile is the longest step of a boot, and loadPyodide would only start it after both.
- * loadPyodide fetches the .wasm and calls WebAssembly.instantiateStreaming once; both are
- * answered here, in this worker's own globals and only for that one URL, with the module
- * compiled early (no second download). If the early compile fails, Pyodide's own path runs.
- */
-function compileWasmEarly() {
-  const url = new URL("pyodide.asm.wasm", PYODIDE_URL).href;
-  const compiled = WebAssembly.compileStreaming(fetch(url));
-  compiled.catch(() => {});   // awaited below
-  const realFetch = self.fetch;
-  const realInstantiate = WebAssembly.instantiateStreaming;
-  let placeholder = null;
-  self.fetch = function (input, init) {
-    if (placeholder === null && String(input && input.url || input) === url) {
-      self.fetch = realFetch;
-      placeholder = new Response(new Uint8Array(0), { headers: { "content-type": "application/wasm" } });
-      return Promise.resolve(placeholder);
-    }
-    return realFetch.apply(this, arguments);
-  };
-  WebAssembly.instantiateStreaming = async function (source, imports) {
-    WebAssembly.instantiateStreaming = realInstantiate;
-    self.fetch = realFetch;
-    const response = await source;
-    if (response !== placeholder) return realInstantiate.call(WebAssembly, response, imports);
-    let module;
-    try {
-      module = await compiled;
-    } catch (error) {
-      console.warn(`[engage-web] early WebAssembly compile failed (${error}); compiling again`);
-      return realInstantiate.call(WebAssembly, realFetch(url), imports);
-    }
-    return { module, instance: await WebAssembly.instantiate(module, imports) };
-  };
-}
-
 async function boot() {
   const started = performance.now();
-  compileWasmEarly();
   const engine = fetchBytes(ENGINE_ZIP_URL);   // downloads while Pyodide starts
   engine.catch(() => {});                      // awaited below; avoid an early unhandled report
   const snapshot = SNAPSHOT ? snapshotBytes(SNAPSHOT) : null;   // downloads meanwhile too
