@@ -23,6 +23,7 @@ import json
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
+from engage_web.emulator.seed import seed_request
 from engage_web.errors import AttemptTimeout, NetworkError
 from engage_web.transport import HttpRequest, HttpResponse
 
@@ -32,33 +33,7 @@ T = TypeVar("T")
 EPOCH = 1_700_000_000.0
 
 #: The seed's example request (``getEngagement.txt``), vid/sid removed so sessions start fresh.
-SEED_REQUEST: dict[str, Any] = {
-    "appType": "EXTERNAL",
-    "appDetails": {
-        "os": "MAC_OSX",
-        "osVersion": "1.2",
-        "appVersion": "1.0",
-        "deviceFamily": "MOBILE",
-        "ipAddress": "192.168.5.2",
-    },
-    "consumerSections": ["Support", "English", "Other"],
-    "engagementAttributes": [
-        {
-            "type": "personal",
-            "personal": {
-                "contacts": [
-                    {"email": "test.com", "phone": "12345678"},
-                    {"email": "test2.co.il", "phone": "98765430"},
-                ],
-                "age": {"age": 30.0, "year": 1985, "month": 7, "day": 22},
-                "firstname": "test",
-                "lastname": "test2",
-                "gender": "FEMALE",
-                "company": "liveperson",
-            },
-        }
-    ],
-}
+SEED_REQUEST: dict[str, Any] = seed_request()
 
 ENGAGEMENT_DETAILS: dict[str, Any] = {
     "campaignId": "3346848610",

@@ -26,6 +26,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from engage_web.emulator.seed import seed_request
+
 __all__ = ["ASSET_DIRS", "PAGES", "SEED_EXAMPLE", "render"]
 
 #: template name -> output file name (inside ``out``).
@@ -39,35 +41,7 @@ PAGES = {
 ASSET_DIRS = ("demo", "kiosk")
 
 #: The request example of the seed (getEngagement.txt): the demo's editor starts from it.
-SEED_EXAMPLE: dict[str, Any] = {
-    "appType": "EXTERNAL",
-    "vid": "123",
-    "sid": "456",
-    "appDetails": {
-        "os": "MAC_OSX",
-        "osVersion": "1.2",
-        "appVersion": "1.0",
-        "deviceFamily": "MOBILE",
-        "ipAddress": "192.168.5.2",
-    },
-    "consumerSections": ["Support", "English", "Other"],
-    "engagementAttributes": [
-        {
-            "type": "personal",
-            "personal": {
-                "contacts": [
-                    {"email": "test.com", "phone": "12345678"},
-                    {"email": "test2.co.il", "phone": "98765430"},
-                ],
-                "age": {"age": 30.0, "year": 1985, "month": 7, "day": 22},
-                "firstname": "test",
-                "lastname": "test2",
-                "gender": "FEMALE",
-                "company": "liveperson",
-            },
-        }
-    ],
-}
+SEED_EXAMPLE: dict[str, Any] = seed_request(with_ids=True)
 
 #: The enumerations of the seed, offered as <select> options.
 ENUMS = {

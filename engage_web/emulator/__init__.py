@@ -7,7 +7,8 @@ Run it with ``python3 -m engage_web serve`` or build the ASGI app yourself::
 
 Modules: ``app`` (routes), ``model`` (sessions and the engagement decision), ``scenario``
 (TOML scenarios), ``faults`` and ``guard`` (injected failures, request log, JSON 500s),
-``control`` (``/_emulator/`` routes), ``bodies`` (safe body reading), ``static`` (demo files).
+``control`` (``/_emulator/`` routes), ``bodies`` (safe body reading), ``static`` (demo files),
+``seed`` (the seed's example request, which the default scenario answers).
 """
 
 from engage_web.emulator.app import create_app

@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 from engage_web.emulator.app import create_app
+from engage_web.emulator.seed import seed_request
 from tests.browser.conftest import BOOT_TIMEOUT_MS, Emulator, Probe
 from tools.devserver import ServerThread
 
@@ -36,29 +37,7 @@ __all__ = [
 ]
 
 # The seed's example request without vid/sid: Available once the session is past its warm-up.
-SEED_PARAMS: dict[str, Any] = {
-    "appType": "EXTERNAL",
-    "appDetails": {
-        "os": "MAC_OSX",
-        "osVersion": "1.2",
-        "appVersion": "1.0",
-        "deviceFamily": "MOBILE",
-        "ipAddress": "192.168.5.2",
-    },
-    "consumerSections": ["Support", "English", "Other"],
-    "engagementAttributes": [
-        {
-            "type": "personal",
-            "personal": {
-                "contacts": [{"email": "ada@example.com", "phone": "+44 20 7946 0958"}],
-                "firstname": "Ada",
-                "lastname": "Lovelace",
-                "gender": "FEMALE",
-                "company": "liveperson",
-            },
-        }
-    ],
-}
+SEED_PARAMS: dict[str, Any] = seed_request()
 
 # Page script (after the tag): records every event into window.__events (reset by begin()).
 RECORD_EVENTS = """<script>

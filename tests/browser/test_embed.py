@@ -15,38 +15,13 @@ from typing import Any
 
 import pytest
 
+from engage_web.emulator.seed import seed_request
 from tests.browser.conftest import Emulator, Probe, closed_port, embed_page, write_artifact
 
 pytestmark = pytest.mark.browser
 
 # The seed's example request, without its placeholder vid/sid (the embed sends stored ids).
-SEED_PARAMS = {
-    "appType": "EXTERNAL",
-    "appDetails": {
-        "os": "MAC_OSX",
-        "osVersion": "1.2",
-        "appVersion": "1.0",
-        "deviceFamily": "MOBILE",
-        "ipAddress": "192.168.5.2",
-    },
-    "consumerSections": ["Support", "English", "Other"],
-    "engagementAttributes": [
-        {
-            "type": "personal",
-            "personal": {
-                "contacts": [
-                    {"email": "test.com", "phone": "12345678"},
-                    {"email": "test2.co.il", "phone": "98765430"},
-                ],
-                "age": {"age": 30.0, "year": 1985, "month": 7, "day": 22},
-                "firstname": "test",
-                "lastname": "test2",
-                "gender": "FEMALE",
-                "company": "liveperson",
-            },
-        }
-    ],
-}
+SEED_PARAMS = seed_request()
 SEED_DETAILS = {
     "campaignId": "3346848610",
     "engagementId": "3562981110",

@@ -11,6 +11,7 @@ import math
 
 import pytest
 
+from engage_web.emulator.seed import seed_request
 from engage_web.errors import FieldError, RequestError
 from engage_web.sde import (
     APP_DETAILS,
@@ -41,35 +42,7 @@ from engage_web.validation import (
 )
 
 # The seed's example request (getEngagement.txt), verbatim.
-SEED_REQUEST = {
-    "appType": "EXTERNAL",
-    "vid": "123",
-    "sid": "456",
-    "appDetails": {
-        "os": "MAC_OSX",
-        "osVersion": "1.2",
-        "appVersion": "1.0",
-        "deviceFamily": "MOBILE",
-        "ipAddress": "192.168.5.2",
-    },
-    "consumerSections": ["Support", "English", "Other"],
-    "engagementAttributes": [
-        {
-            "type": "personal",
-            "personal": {
-                "contacts": [
-                    {"email": "test.com", "phone": "12345678"},
-                    {"email": "test2.co.il", "phone": "98765430"},
-                ],
-                "age": {"age": 30.0, "year": 1985, "month": 7, "day": 22},
-                "firstname": "test",
-                "lastname": "test2",
-                "gender": "FEMALE",
-                "company": "liveperson",
-            },
-        }
-    ],
-}
+SEED_REQUEST = seed_request(with_ids=True)
 
 
 def problem(validate, value) -> RequestError:
