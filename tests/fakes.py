@@ -23,7 +23,7 @@ import json
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
-from engage_web.emulator.seed import seed_request
+from engage_web.emulator.seed import seed_engagement_details, seed_request
 from engage_web.errors import AttemptTimeout, NetworkError
 from engage_web.transport import HttpRequest, HttpResponse
 
@@ -35,17 +35,7 @@ EPOCH = 1_700_000_000.0
 #: The seed's example request (``getEngagement.txt``), vid/sid removed so sessions start fresh.
 SEED_REQUEST: dict[str, Any] = seed_request()
 
-ENGAGEMENT_DETAILS: dict[str, Any] = {
-    "campaignId": "3346848610",
-    "engagementId": "3562981110",
-    "contextId": "1",
-    "windowId": "3346847910",
-    "language": "en-US",
-    "engagementRevision": 44,
-    "validForSeconds": 900,
-    "skillId": 23,
-    "skillName": "TestSkill",
-}
+ENGAGEMENT_DETAILS: dict[str, Any] = seed_engagement_details()
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:

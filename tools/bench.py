@@ -53,6 +53,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from tools.chromium import CHROMIUM, CHROMIUM_ARGS, launch
+
 __all__ = [
     "LoadResult",
     "load_generate",
@@ -62,16 +64,6 @@ __all__ = [
     "throughput_app",
 ]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
 BOOT_TIMEOUT_MS = 120_000
 PAGES = Path(__file__).resolve().parent / "bench_pages"
 SECTIONS = ["Support", "English", "Other"]
@@ -1002,9 +994,7 @@ def main(
             _dispatch(_minimal_app(), create_dev_app(root, scenario=bench_scenario())),
         )
         with ServerThread(counter) as base, sync_playwright() as pw:
-            browser = pw.chromium.launch(
-                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-            )
+            browser = launch(pw)
             try:
                 if "startup" in sections:
                     samples = bench_startup(pw, base, site, counter, runs)

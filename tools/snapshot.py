@@ -38,6 +38,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from tools.chromium import CHROMIUM, launch
+
 __all__ = [
     "MANIFEST",
     "RECIPE",
@@ -76,15 +78,6 @@ _BUILD_ID_LINE = re.compile(r'BUILD_ID:"([0-9a-f]{64})"')
 #: Bounds for making one snapshot (a cold Pyodide boot takes ~5-15 s on a busy 2-core machine).
 MAKE_TIMEOUT_MS = 120_000
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 class SnapshotError(Exception):
@@ -320,9 +313,7 @@ def make_snapshot_bytes(dist: Path, *, browser: Any = None) -> bytes:
             from playwright.sync_api import sync_playwright
 
             with sync_playwright() as pw:
-                launched = pw.chromium.launch(
-                    executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-                )
+                launched = launch(pw)
                 try:
                     result = _run_maker(launched, base)
                 finally:

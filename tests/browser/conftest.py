@@ -24,18 +24,10 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from tools.chromium import CHROMIUM, launch
+
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
 #: Generous bound for one cold start: Pyodide boots in ~5 s, but took 36 s on a 2-core machine
 #: busy with other test suites.
 BOOT_TIMEOUT_MS = 120_000
@@ -130,9 +122,7 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
+        chromium = launch(playwright)
         try:
             yield chromium
         finally:

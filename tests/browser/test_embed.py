@@ -15,24 +15,14 @@ from typing import Any
 
 import pytest
 
-from engage_web.emulator.seed import seed_request
+from engage_web.emulator.seed import seed_engagement_details, seed_request
 from tests.browser.conftest import Emulator, Probe, closed_port, embed_page, write_artifact
 
 pytestmark = pytest.mark.browser
 
 # The seed's example request, without its placeholder vid/sid (the embed sends stored ids).
 SEED_PARAMS = seed_request()
-SEED_DETAILS = {
-    "campaignId": "3346848610",
-    "engagementId": "3562981110",
-    "contextId": "1",
-    "windowId": "3346847910",
-    "language": "en-US",
-    "engagementRevision": 44,
-    "validForSeconds": 900,
-    "skillId": 23,
-    "skillName": "TestSkill",
-}
+SEED_DETAILS = seed_engagement_details()
 
 # Page script (after the tag) that records every event into window.__events.
 RECORD_EVENTS = """<script>

@@ -5,19 +5,10 @@ from __future__ import annotations
 import pytest
 
 from engage_web.emulator.model import IDLE_TIMEOUT, MAX_AGE
+from engage_web.emulator.seed import seed_engagement_details
 from tests.emulator.conftest import ENGAGEMENT, REPORT, Emulator, query, seed_body
 
-SEED_DETAILS = {
-    "campaignId": "3346848610",
-    "engagementId": "3562981110",
-    "contextId": "1",
-    "windowId": "3346847910",
-    "language": "en-US",
-    "engagementRevision": 44,
-    "validForSeconds": 900,
-    "skillId": 23,
-    "skillName": "TestSkill",
-}
+SEED_DETAILS = seed_engagement_details()
 IMPRESSION = {"type": "impDisplay", "campaign": 3346848610, "engId": 3562981110, "revision": 44}
 LEAD = {"type": "lead", "lead": {"topic": "loan"}}
 

@@ -13,6 +13,7 @@ from engage_web.emulator.scenario import (
     load_scenario,
     parse_scenario,
 )
+from engage_web.emulator.seed import seed_engagement_details
 from engage_web.errors import ConfigError
 from tests.emulator.conftest import ENGAGEMENT, TestClient, query
 
@@ -59,17 +60,7 @@ def test_default_scenario_serves_the_seed_example():
     assert account.warm_up == 1
     first = account.engagements[0]
     assert first.matches(["Support", "English", "Other"])
-    assert first.details(scenario.skills[23]) == {
-        "campaignId": "3346848610",
-        "engagementId": "3562981110",
-        "contextId": "1",
-        "windowId": "3346847910",
-        "language": "en-US",
-        "engagementRevision": 44,
-        "validForSeconds": 900,
-        "skillId": 23,
-        "skillName": "TestSkill",
-    }
+    assert first.details(scenario.skills[23]) == seed_engagement_details()
 
 
 @pytest.mark.parametrize(
