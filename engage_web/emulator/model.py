@@ -152,7 +152,7 @@ class Model:
         attributes: Iterable[Any],
     ) -> tuple[bool, dict[str, object]]:
         """One engagement check; returns (new session created?, the seed's response object)."""
-        account = self._account(account_id)
+        account = self.account(account_id)
         record = self.live_session(account_id, vid, sid)
         created = record is None
         if record is None:
@@ -185,7 +185,7 @@ class Model:
         page_id: str | None,
     ) -> dict[str, object]:
         """Record SDEs on a live session; ApiError 401 when the pair is not a live session."""
-        self._account(account_id)
+        self.account(account_id)
         record = self.live_session(account_id, vid, sid)
         if record is None:
             raise ApiError(
@@ -236,7 +236,8 @@ class Model:
                 return engagement.details(self.scenario.skills[engagement.skill_id])
         return None
 
-    def _account(self, account_id: str) -> Account:
+    def account(self, account_id: str) -> Account:
+        """The scenario's account, or ApiError 404 naming the accounts this emulator serves."""
         account = self.scenario.account(account_id)
         if account is None:
             known = ", ".join(sorted(self.scenario.accounts))
