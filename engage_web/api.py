@@ -47,7 +47,6 @@ and the traceback goes to the ``engage_web`` logger.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import random as _random
 import sys
@@ -81,7 +80,7 @@ from .validation import (
     validate_session_ids,
 )
 from .watch import Watcher, WatchPolicy
-from .wire import engagement_request, report_request
+from .wire import create_session_request, is_loopback_host, update_session_request
 
 __all__ = ["ChatApi", "default_transport", "is_loopback_host"]
 
@@ -394,7 +393,7 @@ class ChatApi:
             session = await self._session_for(call, request)
             check = Check(
                 self.policy,
-                lambda s: engagement_request(self.endpoint, self.account_id, request, s),
+                lambda s: create_session_request(self.endpoint, self.account_id, request, s),
                 session=session,
                 rand=self._rand,
             )
@@ -416,7 +415,9 @@ class ChatApi:
     ) -> dict[str, Any]:
         check = Check(
             self.policy.replace(not_available_rechecks=0),
-            lambda s: report_request(self.endpoint, self.account_id, report, s),
+            lambda s: update_session_request(
+                self.endpoint, self.account_id, report["pageId"], report["engagementAttributes"], s
+            ),
             session=session,
             classify=classify_report,
             rand=self._rand,
@@ -570,23 +571,6 @@ def _check_endpoint(endpoint: object) -> str:
             f"emulator; got {_short(endpoint)}",
         )
     return text.strip().rstrip("/")  # type: ignore[union-attr]
-
-
-def is_loopback_host(host: str | None) -> bool:
-    """True for a host name that can only mean this machine (``localhost``, 127/8, ``::1``).
-
-    >>> [is_loopback_host(h) for h in ("localhost", "127.0.0.2", "::1", "example.com")]
-    [True, True, True, False]
-    """
-    if not host:
-        return False
-    name = host.lower().rstrip(".")
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 def _short(value: object, limit: int = 200) -> str:

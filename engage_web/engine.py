@@ -8,8 +8,8 @@ like h11's connection object::
 
     >>> from engage_web.retry import RetryPolicy
     >>> from engage_web.transport import HttpResponse
-    >>> from engage_web.wire import engagement_request
-    >>> check = Check(RetryPolicy(), lambda s: engagement_request("http://h", "a1", {}, s),
+    >>> from engage_web.wire import create_session_request
+    >>> check = Check(RetryPolicy(), lambda s: create_session_request("http://h", "a1", {}, s),
     ...               rand=lambda: 0.5)
     >>> check.handle(Start(now=0.0)).timeout
     8.0

@@ -82,12 +82,14 @@ __all__ = [
     "REPORT_KEYS",
     "REQUEST_KEYS",
     "SESSION_ID_PATTERN",
-    "report_json_schema",
+    "UPDATE_KEYS",
     "request_json_schema",
+    "update_json_schema",
     "validate_account_id",
     "validate_report",
     "validate_request",
     "validate_session_ids",
+    "validate_update",
 ]
 
 #: Top-level keys of a ``getEngagement`` request, in the seed's order.
@@ -99,8 +101,10 @@ REQUEST_KEYS: tuple[str, ...] = (
     "vid",
     "sid",
 )
-#: Keys of a report body (``ChatApi.report``, the emulator's ``PUT .../report``).
+#: Keys of a report as a page gives it (``ChatApi.report``).
 REPORT_KEYS: tuple[str, ...] = ("engagementAttributes", "pageId")
+#: Keys of an update-session body on the wire (the emulator's ``PUT .../visitors/{vid}``).
+UPDATE_KEYS: tuple[str, ...] = ("pageId", "impAttributes", "engagementAttributes")
 #: ``vid``, ``sid`` (and a report's ``pageId``): 1-64 characters of ``A-Z a-z 0-9 _ - .``.
 SESSION_ID_PATTERN = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 #: ``accountId`` in the endpoint path.
@@ -452,12 +456,20 @@ def _check_object(
 # --- SDEs -----------------------------------------------------------------------------------------
 
 
-def _allowed_types(impressions: bool) -> tuple[str, ...]:
-    return tuple(t for t in SDE_TYPES if impressions or t not in IMPRESSION_TYPES)
+#: Which SDE types a list may hold: every type (a report as the page gives it), no impression
+#: events (a check's, or an update's ``engagementAttributes``), impression events only (an
+#: update's ``impAttributes``).
+_ANY, _CHECK_SDES, _UPDATE_SDES, _ONLY_IMPRESSIONS = "any", "check", "update", "impression"
 
 
-def _check_sde(value: object, path: str, out: _Collector, impressions: bool) -> object:
-    types = _allowed_types(impressions)
+def _allowed_types(kinds: str) -> tuple[str, ...]:
+    if kinds == _ONLY_IMPRESSIONS:
+        return tuple(t for t in SDE_TYPES if t in IMPRESSION_TYPES)
+    return tuple(t for t in SDE_TYPES if kinds == _ANY or t not in IMPRESSION_TYPES)
+
+
+def _check_sde(value: object, path: str, out: _Collector, kinds: str) -> object:
+    types = _allowed_types(kinds)
     type_list = ", ".join(types)
     if not isinstance(value, Mapping):
         out.add(
@@ -482,13 +494,18 @@ def _check_sde(value: object, path: str, out: _Collector, impressions: bool) -> 
         )
         return _MISSING
     if sde_type not in types:
-        out.add(
-            type_path,
-            "impression events are not part of an engagement check: send them with report() "
-            "(ChatApi.report / PUT .../app/report) in the session the engagement was offered in",
-            type_list,
-            sde_type,
-        )
+        if kinds == _ONLY_IMPRESSIONS:
+            problem = (
+                "only impression events go in impAttributes; other SDEs go in engagementAttributes"
+            )
+        elif kinds == _UPDATE_SDES:
+            problem = "impression events go in impAttributes, not in engagementAttributes"
+        else:
+            problem = (
+                "impression events are not part of an engagement check: send them with "
+                "report() (an update of the session the engagement was offered in)"
+            )
+        out.add(type_path, problem, type_list, sde_type)
         return _MISSING
     spec: SdeSpec = SDE_TYPES[sde_type]
     if spec.wrapper is None:
@@ -525,11 +542,11 @@ def _check_sde(value: object, path: str, out: _Collector, impressions: bool) -> 
 
 
 def _check_attributes(
-    value: object, path: str, out: _Collector, *, impressions: bool, required: bool
+    value: object, path: str, out: _Collector, *, kinds: str, required: bool
 ) -> object:
     allowed = (
         f"a list (or a JSON string holding a list) of at most {MAX_ATTRIBUTES} objects whose "
-        f"type is one of {', '.join(_allowed_types(impressions))}"
+        f"type is one of {', '.join(_allowed_types(kinds))}"
     )
     if isinstance(value, str):
         value = _parse_json(value, path, list, out, allowed)
@@ -545,7 +562,7 @@ def _check_attributes(
     if required and not value:
         out.add(path, "must hold at least one engagement attribute", allowed, value)
         return _MISSING
-    results = [_check_sde(v, f"{path}[{i}]", out, impressions) for i, v in enumerate(value)]
+    results = [_check_sde(v, f"{path}[{i}]", out, kinds) for i, v in enumerate(value)]
     return _MISSING if _MISSING in results else results
 
 
@@ -713,7 +730,7 @@ def validate_request(params: object) -> dict[str, Any]:
     attributes = request.get("engagementAttributes")
     if attributes is not None:
         checked = _check_attributes(
-            attributes, "engagementAttributes", out, impressions=False, required=False
+            attributes, "engagementAttributes", out, kinds=_CHECK_SDES, required=False
         )
         if checked is not _MISSING:
             result["engagementAttributes"] = checked
@@ -727,18 +744,37 @@ def validate_request(params: object) -> dict[str, Any]:
     return result
 
 
-def validate_report(body: object) -> dict[str, Any]:
-    """The normalised report body ``{"engagementAttributes": [...], "pageId"?}``, or RequestError.
+def _check_page_id(page_id: object, out: _Collector, *, required: bool) -> str | None:
+    if page_id is None:
+        if required:
+            out.add(
+                "pageId",
+                "required field missing: a report belongs to the page of an engagement answer "
+                "(its pageId); run getEngagement first or pass the pageId",
+                _SESSION_ID_DOC,
+                _MISSING,
+            )
+        return None
+    if isinstance(page_id, str) and SESSION_ID_PATTERN.fullmatch(page_id):
+        return str(page_id)
+    out.add("pageId", "malformed pageId", _SESSION_ID_DOC, page_id)
+    return None
 
-    ``engagementAttributes`` is required and non-empty (a list or a JSON string holding one);
-    impression events are allowed here. ``pageId`` is optional: 1-64 characters of
-    ``A-Z a-z 0-9 _ - .`` (the ``pageId`` of the engagement check's answer).
+
+def validate_report(body: object) -> dict[str, Any]:
+    """A report as a page gives it: ``{"engagementAttributes": [...], "pageId": ...}``, normalised,
+    or RequestError listing every problem.
+
+    ``engagementAttributes`` is required and non-empty (a list or a JSON string holding one) and
+    may mix impression events and other SDEs: the wire splits them
+    (``engage_web.wire.update_session_body``). ``pageId`` is required: the ``pageId`` of the
+    engagement answer the report belongs to (1-64 characters of ``A-Z a-z 0-9 _ - .``).
 
     Example::
 
         >>> imp = {"type": "impDisplay", "campaign": "3346848610", "engId": 35629, "revision": 44}
-        >>> validate_report({"engagementAttributes": [imp]})["engagementAttributes"][0]["campaign"]
-        3346848610
+        >>> validate_report({"engagementAttributes": [imp], "pageId": "4743822558"})["pageId"]
+        '4743822558'
     """
     out = _Collector()
     report = (
@@ -750,10 +786,9 @@ def validate_report(body: object) -> dict[str, Any]:
             f"an object (or a string holding a JSON object) with keys {', '.join(REPORT_KEYS)}",
         )
     )
-    known = list(REPORT_KEYS)
     for key in report:
         if not (isinstance(key, str) and key in REPORT_KEYS):
-            out.unknown_key("", key, known)
+            out.unknown_key("", key, list(REPORT_KEYS))
     result: dict[str, Any] = {}
     attributes = report.get("engagementAttributes")
     if attributes is None:
@@ -765,19 +800,53 @@ def validate_report(body: object) -> dict[str, Any]:
         )
     else:
         checked = _check_attributes(
-            attributes, "engagementAttributes", out, impressions=True, required=True
+            attributes, "engagementAttributes", out, kinds=_ANY, required=True
         )
         if checked is not _MISSING:
             result["engagementAttributes"] = checked
-    page_id = report.get("pageId")
-    if page_id is not None:
-        if isinstance(page_id, str) and SESSION_ID_PATTERN.fullmatch(page_id):
-            result["pageId"] = str(page_id)
-        else:
-            out.add("pageId", "malformed pageId", _SESSION_ID_DOC, page_id)
+    page_id = _check_page_id(report.get("pageId"), out, required=True)
     if out.errors:
         raise RequestError(out.errors)
+    result["pageId"] = page_id
     return result
+
+
+def validate_update(body: object) -> dict[str, Any]:
+    """An update-session body as it travels (``PUT .../visitors/{vid}``), normalised, or
+    RequestError: ``pageId`` required, ``impAttributes`` impression events only,
+    ``engagementAttributes`` no impression events; both lists optional (an empty update is
+    allowed, as LivePerson documents no minimum).
+
+    Example::
+
+        >>> body = {"pageId": "4743822558", "impAttributes": [{"type": "impClose",
+        ...         "campaign": 3115242510, "engId": 3115242810, "revision": 537}]}
+        >>> update = validate_update(body)
+        >>> update["impAttributes"][0]["type"], update["engagementAttributes"]
+        ('impClose', [])
+    """
+    out = _Collector()
+    update = _as_object(
+        body,
+        "the update body",
+        f"an object (or a string holding a JSON object) with keys {', '.join(UPDATE_KEYS)}",
+    )
+    for key in update:
+        if not (isinstance(key, str) and key in UPDATE_KEYS):
+            out.unknown_key("", key, list(UPDATE_KEYS))
+    result: dict[str, Any] = {"impAttributes": [], "engagementAttributes": []}
+    lists = (("impAttributes", _ONLY_IMPRESSIONS), ("engagementAttributes", _UPDATE_SDES))
+    for name, kinds in lists:
+        value = update.get(name)
+        if value is None:
+            continue
+        checked = _check_attributes(value, name, out, kinds=kinds, required=False)
+        if checked is not _MISSING:
+            result[name] = checked
+    page_id = _check_page_id(update.get("pageId"), out, required=True)
+    if out.errors:
+        raise RequestError(out.errors)
+    return {"pageId": page_id, **result}
 
 
 # --- JSON Schema of what the validators accept (for the emulator's OpenAPI document) --------------
@@ -788,8 +857,8 @@ def _json_text_or(schema: dict[str, Any], holds: str) -> dict[str, Any]:
     return {"anyOf": [schema, text]}
 
 
-def _attributes_schema(impressions: bool, *, min_items: int) -> dict[str, Any]:
-    items = sde_json_schema(_allowed_types(impressions))
+def _attributes_schema(kinds: str, *, min_items: int) -> dict[str, Any]:
+    items = sde_json_schema(_allowed_types(kinds))
     schema = {"type": "array", "minItems": min_items, "maxItems": MAX_ATTRIBUTES, "items": items}
     return _json_text_or(schema, "a JSON list of engagement attributes")
 
@@ -828,7 +897,7 @@ def request_json_schema() -> dict[str, Any]:
                 },
             ]
         },
-        "engagementAttributes": _attributes_schema(False, min_items=0),
+        "engagementAttributes": _attributes_schema(_CHECK_SDES, min_items=0),
         "vid": _id_schema(),
         "sid": _id_schema(),
     }
@@ -839,20 +908,25 @@ def request_json_schema() -> dict[str, Any]:
     }
 
 
-def report_json_schema() -> dict[str, Any]:
-    """JSON Schema of the report bodies ``validate_report`` accepts (impression events included).
+def update_json_schema() -> dict[str, Any]:
+    """JSON Schema of the update-session bodies ``validate_update`` accepts.
 
     Example::
 
-        >>> report_json_schema()["required"]
-        ['engagementAttributes']
+        >>> update_json_schema()["required"]
+        ['pageId']
     """
     return {
         "type": "object",
         "additionalProperties": False,
-        "required": ["engagementAttributes"],
+        "required": ["pageId"],
         "properties": {
-            "engagementAttributes": _attributes_schema(True, min_items=1),
-            "pageId": nullable_json_schema(_id_schema()),
+            "pageId": _id_schema(),
+            "impAttributes": nullable_json_schema(
+                _attributes_schema(_ONLY_IMPRESSIONS, min_items=0)
+            ),
+            "engagementAttributes": nullable_json_schema(
+                _attributes_schema(_UPDATE_SDES, min_items=0)
+            ),
         },
     }
