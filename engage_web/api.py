@@ -3,13 +3,14 @@
 It validates the request, drives a :class:`~engage_web.engine.Check` over the injected transport
 and clock, keeps the visitor session, and hands exactly one outcome per call to the caller and to
 every ``onEngagement`` binding. It never raises for server, network or validation trouble: those
-become ``{"status": "Error", "error": {...}}`` outcomes (``contract.md``)::
+become ``{"status": "Error", "error": {...}}`` outcomes (``docs/protocol.md``)::
 
     import asyncio
     from engage_web.api import ChatApi
 
     async def main():
-        async with ChatApi("http://127.0.0.1:8765", "demo", on_engagement=print) as api:
+        async with ChatApi(None, "demo", domain_api="http://127.0.0.1:8765",
+                           on_engagement=print) as api:
             outcome = await api.get_engagement({"consumerSections": ["Support"]})
             if outcome["status"] == "Available":
                 await api.report([{"type": "impDisplay", "campaign": 1, "engId": 2,
@@ -17,8 +18,16 @@ become ``{"status": "Error", "error": {...}}`` outcomes (``contract.md``)::
 
     asyncio.run(main())
 
+Where. With an ``endpoint`` the calls go there. Without one, the base is asked of LivePerson's
+Domain API (``domain_api``, default ``https://api.liveperson.net``) at the first call, kept in
+the ``base_cache`` for a day, and asked again when the cached base stops answering (a network
+failure or timeout): concurrent first calls share one look-up. A look-up is retried under the
+policy and counts against the call's deadline; when it fails for good the call ends with an
+Error outcome of code ``"lookup"`` (the look-up's own code in ``error.cause``).
+
 Sessions. ``vid``/``sid`` given in the params win for that call; otherwise the stored session is
-sent. The ids of every answer are stored (a 201 replaces them) and ``api.session`` shows them.
+sent. The ids of every answer are stored (they replace the ones sent) and ``api.session`` shows
+them; a cold account's "Loading account" answer names a vid, which the retries continue.
 Overlapping calls: while no session is established (no stored ``sid``), the first call opens
 one and later calls wait for its first answer, then send its ids; if that call ends without
 ids, the next waiting call opens the session instead. So N simultaneous checks on a fresh page
@@ -30,9 +39,15 @@ returns a ``cancelled`` Error outcome, also given to ``onEngagement``. If the ta
 ``get_engagement`` is itself cancelled, the cancelled outcome still goes to the callbacks, then
 ``CancelledError`` propagates as asyncio expects.
 
-Reports (``await api.report(attributes)``) go to the current session, retry transient failures
-with the same policy (no NotAvailable re-checks, no ``onRetry``, no ``onEngagement``), and return
-``{"status": "Reported", "delivered": True, ...}`` or an Error outcome with ``"delivered": False``.
+Reports (``await api.report(attributes)``) are an update of the current session for the page
+of its last answer (``page_id``), impression events and other SDEs split on the wire; they retry
+transient failures with the same policy (no NotAvailable re-checks, no ``onRetry``, no
+``onEngagement``), and return ``{"status": "Reported", "delivered": True}`` or an Error outcome
+with ``"delivered": False``.
+
+Events: ``onEngagement`` (each check's outcome), ``onRetry`` (``{attempt, delayMs, reason}``
+before each timed retry; a look-up's retries say ``"stage": "lookup"``) and ``onAttempt``
+(``{attempt, stage, method, url}`` before each request: the request line LivePerson receives).
 
 Watching (``api.watch(params)``, kiosks): re-checks on a ``WatchPolicy`` schedule and fires
 ``onEngagement`` only when the outcome changes (``engage_web.watch``).
@@ -56,6 +71,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .clock import AsyncioClock, Clock
+from .domain import BaseCache, MemoryBaseCache, ResolvedBase, domain_classifier, lookup_error
 from .engine import (
     AnswerReceived,
     Cancel,
@@ -80,7 +96,13 @@ from .validation import (
     validate_session_ids,
 )
 from .watch import Watcher, WatchPolicy
-from .wire import create_session_request, is_loopback_host, update_session_request
+from .wire import (
+    DEFAULT_DOMAIN_API,
+    create_session_request,
+    domain_request,
+    is_loopback_host,
+    update_session_request,
+)
 
 __all__ = ["ChatApi", "default_transport", "is_loopback_host"]
 
@@ -113,41 +135,69 @@ class _Call:
     holds_session_gate: asyncio.Event | None = None
 
 
+@dataclass(eq=False)
+class _Base:
+    """The base URL one call sends to, and whether it came from the cache (and may be stale)."""
+
+    url: str
+    cached: bool = False
+    stale: bool = False
+
+
 class ChatApi:
     """The engagement check for one account on one endpoint. See the module docstring.
 
-    ``retry`` is a :class:`RetryPolicy`, a preset name or a mapping of options
-    (``RetryPolicy.from_dict``); ``random`` a ``() -> float`` in [0, 1) (or a ``random.Random``)
-    used for backoff jitter. Bad configuration raises :class:`ConfigError` here, up front::
+    ``endpoint`` is the App Engagement API's base URL, or ``None`` to ask the Domain API
+    (``domain_api``) for it; an endpoint given skips the look-up. ``retry`` is a
+    :class:`RetryPolicy`, a preset name or a mapping of options (``RetryPolicy.from_dict``);
+    ``random`` a ``() -> float`` in [0, 1) (or a ``random.Random``) used for backoff jitter;
+    ``method_override`` sends reports as ``POST`` with ``X-HTTP-Method-Override: PUT`` (for
+    servers whose CORS allow-list has no ``PUT``). Bad configuration raises
+    :class:`ConfigError` here, up front::
 
         >>> try:
         ...     ChatApi("ftp://x", "demo")
         ... except ConfigError as exc:
         ...     print(exc.option, "|", exc.message[:34])
         endpoint | must be an http:// or https:// URL
+        >>> ChatApi(None, "123").domain_api
+        'https://api.liveperson.net'
     """
 
     def __init__(
         self,
-        endpoint: str,
+        endpoint: str | None,
         account_id: str,
         *,
+        domain_api: str | None = None,
         on_engagement: Any = None,
         on_retry: Any = None,
+        on_attempt: Any = None,
         retry: RetryPolicy | str | Mapping[str, Any] | None = None,
         transport: Transport | None = None,
         clock: Clock | None = None,
         session_store: SessionStore | None = None,
+        base_cache: BaseCache | None = None,
+        method_override: bool = False,
         random: Callable[[], float] | _random.Random | None = None,
     ) -> None:
-        self.endpoint = _check_endpoint(endpoint)
+        self.endpoint = None if endpoint is None else _check_url("endpoint", endpoint)
+        self.domain_api = _check_url("domain_api", domain_api or DEFAULT_DOMAIN_API)
         self.account_id = _check_account_id(account_id)
         self.policy = _check_policy(retry)
+        if not isinstance(method_override, bool):
+            raise ConfigError(
+                "method_override", f"must be true or false; got {_short(method_override)}"
+            )
+        self.method_override = method_override
         self.events = EventBindings()
-        if on_engagement is not None:
-            self.events.bind("onEngagement", on_engagement)
-        if on_retry is not None:
-            self.events.bind("onRetry", on_retry)
+        for event, binding in (
+            ("onEngagement", on_engagement),
+            ("onRetry", on_retry),
+            ("onAttempt", on_attempt),
+        ):
+            if binding is not None:
+                self.events.bind(event, binding)
         if transport is not None and not callable(transport):
             raise ConfigError(
                 "transport", f"must be an async callable (request, timeout); got {transport!r}"
@@ -159,10 +209,14 @@ class ChatApi:
         self._store: SessionStore = (
             _check_has(session_store, "session_store", ("load", "save")) or MemorySessionStore()
         )
+        self._bases: BaseCache = (
+            _check_has(base_cache, "base_cache", ("load_base", "save_base")) or MemoryBaseCache()
+        )
         self._rand = _random_source(random)
         self.page_id: str | None = None
         self._calls: set[_Call] = set()
         self._session_gate: asyncio.Event | None = None
+        self._lookup: asyncio.Future[str | dict[str, Any]] | None = None
         self._watcher: Watcher | None = None
         self._closed = False
 
@@ -196,6 +250,15 @@ class ChatApi:
             self._store.save(None)
             return None
         return session
+
+    @property
+    def base(self) -> str | None:
+        """Where the calls go: the endpoint, else the cached base while it is fresh, else None
+        (the next call asks the Domain API)."""
+        if self.endpoint is not None:
+            return self.endpoint
+        cached = self._cached_base()
+        return cached.url if cached is not None else None
 
     @property
     def pending(self) -> int:
@@ -267,10 +330,14 @@ class ChatApi:
     ) -> dict[str, Any]:
         """Add SDEs (impression events included) to the current session, or to ``session``.
 
-        ``session``: the visit to report to instead of the current one, leaving the stored
-        session alone; a queued report is delivered to the session it was made in (impressions
-        count only there). Returns ``{"status": "Reported", "delivered": True, ...}`` or an
-        Error outcome with ``"delivered": False`` (validation: 400; no session yet: 401)::
+        An update session of the App Engagement API: impression events go in its
+        ``impAttributes``, other SDEs in ``engagementAttributes``, and ``page_id`` names the
+        page of the answer the report belongs to (default: the last answer's ``pageId``; a
+        report with none is refused with 400, field ``pageId``). ``session``: the visit to
+        report to instead of the current one, leaving the stored session alone; a queued report
+        is delivered to the session it was made in (impressions count only there). Returns
+        ``{"status": "Reported", "delivered": True}`` or an Error outcome with
+        ``"delivered": False`` (no session yet: 401; validation: 400)::
 
             await api.report([{"type": "impDisplay", "campaign": 1, "engId": 2, "revision": 3}])
         """
@@ -278,14 +345,6 @@ class ChatApi:
         if outcome is not None:
             outcome["delivered"] = False
             return outcome
-        body: dict[str, Any] = {"engagementAttributes": engagement_attributes}
-        chosen_page = page_id if page_id is not None else self.page_id
-        if chosen_page is not None:
-            body["pageId"] = chosen_page
-        try:
-            report = validate_report(body)
-        except RequestError as exc:
-            return {**_invalid(exc, self.session), "delivered": False}
         if session is None:
             session = self.session
         if session is None or not session.established:
@@ -295,6 +354,14 @@ class ChatApi:
             )
             outcome = error_outcome(401, message, field="sid", session=session, attempts=0)
             return {**outcome, "delivered": False}
+        body = {
+            "engagementAttributes": engagement_attributes,
+            "pageId": page_id if page_id is not None else self.page_id,
+        }
+        try:
+            report = validate_report(body)
+        except RequestError as exc:
+            return {**_invalid(exc, session), "delivered": False}
         call = _Call("report")
         return await self._supervise(call, self._run_report(call, report, session))
 
@@ -389,16 +456,20 @@ class ChatApi:
         return self._transport
 
     async def _run_check(self, call: _Call, request: dict[str, Any]) -> dict[str, Any]:
+        started = self.clock.monotonic()
         try:
+            base = await self._base_for(call)
+            if isinstance(base, dict):
+                return base
             session = await self._session_for(call, request)
             check = Check(
-                self.policy,
-                lambda s: create_session_request(self.endpoint, self.account_id, request, s),
+                self._remaining(self.policy, started),
+                lambda s: create_session_request(base.url, self.account_id, request, s),
                 session=session,
                 rand=self._rand,
             )
             call.check = check
-            return await self._drive(call, check, emit_retries=True)
+            return await self._drive(call, check, stage="check", base=base)
         except Exception as exc:  # a bug must still end in one outcome, never an exception
             logger.exception("engage_web: the check failed unexpectedly")
             return error_outcome(
@@ -413,29 +484,128 @@ class ChatApi:
     async def _run_report(
         self, call: _Call, report: dict[str, Any], session: Session
     ) -> dict[str, Any]:
-        check = Check(
-            self.policy.replace(not_available_rechecks=0),
-            lambda s: update_session_request(
-                self.endpoint, self.account_id, report["pageId"], report["engagementAttributes"], s
-            ),
-            session=session,
-            classify=classify_report,
-            rand=self._rand,
-        )
-        call.check = check
+        started = self.clock.monotonic()
         try:
-            outcome = await self._drive(call, check, emit_retries=False)
+            base = await self._base_for(call)
+            if isinstance(base, dict):
+                outcome = base
+            else:
+                check = Check(
+                    self._remaining(self.policy, started).replace(
+                        not_available_rechecks=0, loading_retries=0
+                    ),
+                    lambda s: update_session_request(
+                        base.url,
+                        self.account_id,
+                        report["pageId"],
+                        report["engagementAttributes"],
+                        s,  # type: ignore[arg-type]
+                        method_override=self.method_override,
+                    ),
+                    session=session,
+                    classify=classify_report,
+                    rand=self._rand,
+                )
+                call.check = check
+                outcome = await self._drive(call, check, stage="update", base=base)
         except Exception as exc:  # a bug must still end in one outcome, never an exception
             logger.exception("engage_web: the report failed unexpectedly")
+            attempts = call.check.attempts if call.check else 0
             outcome = error_outcome(
-                "internal",
-                f"engage_web internal error: {exc!r}",
-                session=session,
-                attempts=check.attempts,
+                "internal", f"engage_web internal error: {exc!r}", session=session,
+                attempts=attempts,
             )
         if outcome.get("status") == "Error":
             outcome["delivered"] = False
         return outcome
+
+    # -- the base URL --------------------------------------------------------------------------
+
+    def _cached_base(self) -> _Base | None:
+        try:
+            resolved = self._bases.load_base()
+        except Exception:
+            logger.exception("the base cache failed to load")
+            return None
+        if resolved is None or not resolved.fresh(self.clock.time()):
+            return None
+        try:
+            return _Base(_check_url("base", resolved.base), cached=True)
+        except ConfigError:  # a hand-edited state file, mangled storage: ask again
+            logger.warning("engage_web: the cached base %r is unusable; asking again", resolved)
+            return None
+
+    def _save_base(self, base: str | None) -> None:
+        try:
+            self._bases.save_base(None if base is None else ResolvedBase(base, self.clock.time()))
+        except Exception:
+            logger.exception("the base cache failed to save %r", base)
+
+    async def _base_for(self, call: _Call) -> _Base | dict[str, Any]:
+        """The base this call sends to: the endpoint, the cached base, or a look-up's answer
+        (one look-up at a time: concurrent calls wait for it). An Error outcome when it fails."""
+        if self.endpoint is not None:
+            return _Base(self.endpoint)
+        cached = self._cached_base()
+        if cached is not None:
+            return cached
+        found = await self._look_up(call)
+        return found if isinstance(found, dict) else _Base(found)
+
+    async def _look_up(self, call: _Call, *, retry: bool = True) -> str | dict[str, Any]:
+        """Ask the Domain API (retried under the policy unless ``retry`` is false); the base, or
+        the ``lookup`` Error outcome. Concurrent callers share the look-up in progress."""
+        while self._lookup is not None and not self._lookup.done():
+            try:
+                return await asyncio.shield(self._lookup)
+            except asyncio.CancelledError:
+                if _being_cancelled():
+                    raise
+                # the call that was looking up was cancelled: this one asks for itself
+        future: asyncio.Future[str | dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._lookup = future
+        try:
+            policy = self.policy.replace(not_available_rechecks=0, loading_retries=0)
+            if not retry:
+                policy = policy.replace(max_retries=0)
+            check = Check(
+                policy,
+                lambda _s: domain_request(self.domain_api, self.account_id),
+                classify=domain_classifier(self.domain_api, self.account_id),
+                rand=self._rand,
+            )
+            call.check = check
+            outcome = await self._drive(call, check, stage="lookup")
+        except BaseException:
+            future.cancel()
+            raise
+        if outcome.get("status") == "Resolved":
+            self._save_base(outcome["base"])
+            result: str | dict[str, Any] = outcome["base"]
+        else:
+            result = lookup_error(outcome, self.domain_api, self.account_id)
+        future.set_result(result)
+        return result
+
+    async def _refresh(self, call: _Call, base: _Base, check: Check) -> None:
+        """The cached base stopped answering: forget it and ask once more before the retry
+        (keeping the old base if the Domain API cannot be reached either)."""
+        base.stale = False
+        self._save_base(None)
+        found = await self._look_up(call, retry=False)
+        call.check = check
+        if isinstance(found, str):
+            base.url = found
+        else:
+            self._save_base(base.url)  # nothing better known: keep using it
+        base.cached = False
+
+    def _remaining(self, policy: RetryPolicy, started: float) -> RetryPolicy:
+        """``policy`` with the deadline left after a look-up that ran since ``started``."""
+        spent = self.clock.monotonic() - started
+        if spent <= 0:
+            return policy
+        return policy.replace(deadline=max(0.001, policy.deadline - spent))
 
     async def _session_for(self, call: _Call, request: dict[str, Any]) -> Session | None:
         """The session to send: the params' ids, else the stored ones (see "Overlapping calls")."""
@@ -477,11 +647,32 @@ class ChatApi:
         if outcome is not None and isinstance(outcome.get("pageId"), str):
             self.page_id = outcome["pageId"]
 
-    async def _drive(self, call: _Call, check: Check, *, emit_retries: bool) -> dict[str, Any]:
-        """Carry out the check's actions until it finishes."""
+    async def _drive(
+        self, call: _Call, check: Check, *, stage: str, base: _Base | None = None
+    ) -> dict[str, Any]:
+        """Carry out the check's actions until it finishes.
+
+        ``stage`` (``"check"``, ``"update"``, ``"lookup"``) labels ``onAttempt`` payloads and the
+        ``onRetry`` of a look-up (an update emits no ``onRetry``). With a ``base`` from the
+        cache, a network failure or timeout marks it stale, and it is asked again before the
+        retry is sent.
+        """
         action = check.handle(Start(self.clock.monotonic()))
         while not isinstance(action, Finish):
             if isinstance(action, Send):
+                if base is not None and base.stale:
+                    await self._refresh(call, base, check)
+                    action = Send(check.rebuild_request(), action.timeout, action.attempt)
+                request = action.request
+                await self.events.emit(
+                    "onAttempt",
+                    {
+                        "attempt": action.attempt,
+                        "stage": stage,
+                        "method": request.method,
+                        "url": request.url,
+                    },
+                )
                 try:
                     response = await self._exchange(action)
                     if not isinstance(response, HttpResponse):
@@ -495,18 +686,23 @@ class ChatApi:
                 except Exception as exc:
                     if not isinstance(exc, OSError):
                         logger.exception("the transport raised an unexpected error")
+                    if base is not None and base.cached:
+                        base.stale = True
                     action = check.handle(TransportFailed(exc, self.clock.monotonic()))
                 else:
                     event = AnswerReceived(response, self.clock.monotonic(), self.clock.time())
                     action = check.handle(event)
-                    self._remember(call, check)
+                    if stage == "check":
+                        self._remember(call, check)
             elif isinstance(action, Wait):
-                if emit_retries:
-                    await self.events.emit("onRetry", action.payload)
+                if stage != "update":
+                    payload = action.payload
+                    if stage == "lookup":
+                        payload = {**payload, "stage": "lookup"}
+                    await self.events.emit("onRetry", payload)
                 await self.clock.sleep(action.seconds)
                 action = check.handle(TimerFired(self.clock.monotonic()))
         return action.outcome
-
 
     async def _exchange(self, action: Send) -> HttpResponse:
         """One exchange through the transport, which must honour ``action.timeout``.
@@ -542,8 +738,10 @@ def _being_cancelled() -> bool:
 # -- configuration checks ----------------------------------------------------------------------
 
 
-def _check_endpoint(endpoint: object) -> str:
-    text = endpoint if isinstance(endpoint, str) else None
+def _check_url(option: str, url: object) -> str:
+    """An ``http(s)://`` base URL without query, fragment or credentials, HTTPS unless it is a
+    loopback host (visitor ids and SDEs travel in every request: never in clear text)."""
+    text = url if isinstance(url, str) else None
     try:
         parts = urlsplit(text.strip()) if text else None
         _ = parts.port if parts is not None else None  # raises on a bad port
@@ -558,17 +756,16 @@ def _check_endpoint(endpoint: object) -> str:
         or parts.username is not None
     ):
         raise ConfigError(
-            "endpoint",
+            option,
             f"must be an http:// or https:// URL (no query, fragment or credentials); "
-            f"got {_short(endpoint)}",
+            f"got {_short(url)}",
         )
     if parts.scheme == "http" and not is_loopback_host(parts.hostname):
-        # Visitor ids and engagement attributes travel in every request: never in clear text.
         raise ConfigError(
-            "endpoint",
-            "must be an https:// URL: the engagement service is HTTPS only; plain http:// is "
+            option,
+            "must be an https:// URL: LivePerson's services are HTTPS only; plain http:// is "
             "allowed only for a loopback host (localhost, 127.0.0.1, [::1]) such as the local "
-            f"emulator; got {_short(endpoint)}",
+            f"emulator; got {_short(url)}",
         )
     return text.strip().rstrip("/")  # type: ignore[union-attr]
 

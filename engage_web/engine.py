@@ -35,11 +35,11 @@ States and transitions (``TRANSITIONS`` is the table; anything else raises
 :class:`EngineStateError`)::
 
     IDLE    --Start-------------> SENDING
-    SENDING --AnswerReceived----> AVAILABLE | NOT_AVAILABLE | REPORTED | ERROR | WAITING
+    SENDING --AnswerReceived----> AVAILABLE | NOT_AVAILABLE | ACCEPTED | ERROR | WAITING
     SENDING --TransportFailed---> ERROR | NOT_AVAILABLE | WAITING
     WAITING --TimerFired--------> SENDING | ERROR | NOT_AVAILABLE
     IDLE | SENDING | WAITING --Cancel--> CANCELLED
-    AVAILABLE, NOT_AVAILABLE, REPORTED, ERROR, CANCELLED are final: no event is accepted.
+    AVAILABLE, NOT_AVAILABLE, ACCEPTED, ERROR, CANCELLED are final: no event is accepted.
 
 Rules:
 
@@ -47,6 +47,8 @@ Rules:
    refuses every event.
 2. Transient failures (network, timeout, retryable statuses, malformed answers unless the policy
    says otherwise) are retried at most ``max_retries`` times; other error statuses finish at once.
+   A cold account ("Loading account", 500/20) is first retried on a budget of its own
+   (``loading_retries``, about ``loading_delay`` apart), sending the vid its answer named.
 3. A NotAvailable answer is re-checked ``not_available_rechecks`` times, ``not_available_delay``
    apart; the re-checks use the session that answer named.
 4. Once a NotAvailable answer has been received, a failure during the re-checks finishes with that
@@ -54,8 +56,10 @@ Rules:
 5. No wait is scheduled that would end at or past ``start + deadline`` (the attempt after it
    would have no time left); each attempt's timeout is cut so it ends by the deadline too.
    Giving up says why and after how many attempts (``error["attempts"]`` and the message).
-6. Every answer naming ``visitorId``/``sessionId`` updates ``session`` (a 201 replaces the ids),
-   and every later attempt sends the current session.
+6. Every answer naming ``visitorId``/``sessionId`` updates ``session`` (the answer's ids replace
+   the ones sent), and every later attempt sends the current session. A cold account's answer
+   names only a vid: it replaces the visitor (keeping the session id when the visitor is the
+   same).
 """
 
 from __future__ import annotations
@@ -100,13 +104,13 @@ class State(Enum):
     WAITING = "waiting"
     AVAILABLE = "available"
     NOT_AVAILABLE = "not_available"
-    REPORTED = "reported"
+    ACCEPTED = "accepted"  # a report delivered, a Domain API look-up answered
     ERROR = "error"
     CANCELLED = "cancelled"
 
 
 FINAL_STATES = frozenset(
-    {State.AVAILABLE, State.NOT_AVAILABLE, State.REPORTED, State.ERROR, State.CANCELLED}
+    {State.AVAILABLE, State.NOT_AVAILABLE, State.ACCEPTED, State.ERROR, State.CANCELLED}
 )
 
 
@@ -191,7 +195,7 @@ Action = Send | Wait | Finish
 TRANSITIONS: dict[tuple[State, type], frozenset[State]] = {
     (State.IDLE, Start): frozenset({State.SENDING}),
     (State.SENDING, AnswerReceived): frozenset(
-        {State.AVAILABLE, State.NOT_AVAILABLE, State.REPORTED, State.ERROR, State.WAITING}
+        {State.AVAILABLE, State.NOT_AVAILABLE, State.ACCEPTED, State.ERROR, State.WAITING}
     ),
     (State.SENDING, TransportFailed): frozenset({State.ERROR, State.NOT_AVAILABLE, State.WAITING}),
     (State.WAITING, TimerFired): frozenset({State.SENDING, State.ERROR, State.NOT_AVAILABLE}),
@@ -240,6 +244,7 @@ class Check:
         self.attempts = 0
         self.retries = 0
         self.rechecks = 0
+        self.loading_retries = 0
         self.outcome: dict[str, Any] | None = None
         self.started_at: float | None = None
         self._deadline_at = 0.0
@@ -257,6 +262,10 @@ class Check:
             self.outcome,
             self.started_at,
         )
+
+    def rebuild_request(self) -> HttpRequest:
+        """The current attempt's request made again (the driver changed where it goes)."""
+        return self._build_request(self.session)
 
     @property
     def finished(self) -> bool:
@@ -304,13 +313,15 @@ class Check:
 
     def _answer(self, event: AnswerReceived) -> Action:
         answer = self._classify(event.response, self.policy.retry_statuses)
+        kind = answer.kind
+        if kind is AnswerKind.ACCOUNT_LOADING:
+            return self._account_loading(answer, event)
         if answer.session is not None:
             self.session = answer.session
-        kind = answer.kind
         if kind is AnswerKind.AVAILABLE:
             return self._finish(State.AVAILABLE, answer.outcome)
         if kind is AnswerKind.ACCEPTED:
-            return self._finish(State.REPORTED, answer.outcome)
+            return self._finish(State.ACCEPTED, answer.outcome)
         if kind is AnswerKind.NOT_AVAILABLE:
             self._not_available = answer.outcome
             if self.rechecks >= self.policy.not_available_rechecks:
@@ -326,6 +337,24 @@ class Check:
         if not retryable:
             return self._give_up(answer.outcome, None)
         return self._retry(answer.outcome, answer.reason, answer.retry_after, event.now, event.wall)
+
+    def _account_loading(self, answer: Any, event: AnswerReceived) -> Action:
+        """A cold account: continue the visitor it named; wait on the loading budget first."""
+        named = answer.session
+        if named is not None:
+            current = self.session
+            same = current is not None and current.visitor_id == named.visitor_id
+            self.session = current if same else named
+        if self.loading_retries >= self.policy.loading_retries:
+            return self._retry(answer.outcome, answer.reason, None, event.now, event.wall)
+        self._last_failure = answer.outcome
+        delay = self.policy.loading_wait(self._rand())
+        if event.now + delay >= self._deadline_at:
+            deadline = self.policy.deadline
+            why = f"the account was still loading at the {deadline:g} s deadline"
+            return self._give_up(answer.outcome, why)
+        self.loading_retries += 1
+        return self._wait(delay, answer.reason)
 
     def _transport_failed(self, event: TransportFailed) -> Action:
         error = event.error

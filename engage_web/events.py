@@ -1,9 +1,10 @@
 """Event bindings in the forms of LivePerson's JS Chat SDK: a function, ``{callback, context}``,
 or a list of either.
 
-``ChatApi`` emits ``onEngagement`` (the final outcome of each check) and ``onRetry``
-(``{attempt, delayMs, reason}`` before each timed retry). The snake_case spellings
-``on_engagement`` / ``on_retry`` name the same events. A binding with a ``context`` is called as
+``ChatApi`` emits ``onEngagement`` (the final outcome of each check), ``onRetry``
+(``{attempt, delayMs, reason}`` before each timed retry) and ``onAttempt`` (``{attempt, stage,
+method, url}`` before each request). The snake_case spellings ``on_engagement`` / ``on_retry`` /
+``on_attempt`` name the same events. A binding with a ``context`` is called as
 ``callback(context, payload)``: the context plays the role JavaScript's ``this`` plays in the SDK
 (``callback.call(context, payload)``), made explicit because Python has no ``this``. Async
 callbacks are awaited. A callback that raises is logged on the ``engage_web`` logger and the
@@ -36,7 +37,7 @@ __all__ = ["EVENTS", "Binding", "EventBindings", "event_name", "parse_bindings"]
 logger = logging.getLogger("engage_web")
 
 #: The events ``ChatApi`` emits (camelCase, as in the JS SDK).
-EVENTS: tuple[str, ...] = ("onEngagement", "onRetry")
+EVENTS: tuple[str, ...] = ("onEngagement", "onRetry", "onAttempt")
 _NO_CONTEXT = object()
 
 

@@ -4,20 +4,28 @@ Every HTTP answer becomes an :class:`Answer`: its ``kind`` tells the retry logic
 (finish, re-check, retry, give up) and its ``outcome`` is the dict the page would receive if the
 check ended here. Nothing in this module raises on bad input: a proxy's HTML page, a body that is
 not JSON, a JSON object with the wrong types, all become ``Error`` outcomes whose message says
-exactly what was wrong (``contract.md``, "The outcome handed to onEngagement")::
+exactly what was wrong (``docs/protocol.md``, "Answers")::
 
     >>> from engage_web.transport import HttpResponse
     >>> answer = classify_engagement(HttpResponse(503, {"retry-after": "2"}, "busy"))
     >>> answer.kind.value, answer.retry_after, answer.outcome["error"]["code"]
     ('retryable_status', '2', 503)
     >>> body = '{"status": "NotAvailable", "sessionId": "s", "visitorId": "v", "pageId": "p"}'
-    >>> classify_engagement(HttpResponse(201, {}, body)).outcome["status"]
+    >>> classify_engagement(HttpResponse(200, {}, body)).outcome["status"]
     'NotAvailable'
 
+LivePerson answers a check with 200 (201 is taken as 200), its ids as strings or numbers, and
+keys this module does not know (``connectorId``, future ones): all are kept as received. Its
+error bodies are ``{"time", "message" (optional), "internalCode"}``; the Error outcome carries
+``internalCode`` when there is one. A cold account answers ``500`` with ``internalCode`` 20 and
+``"Loading account: {accountId}, vid: {vid}"``: kind ``account_loading``, whose ``session`` is
+that vid, so the retry continues the same visitor.
+
 Outcome codes: the HTTP status for error answers, ``"network"``, ``"timeout"``, ``"cancelled"``,
-and ``"malformed"`` for a success status whose body is not the contract's object (the error then
-also carries ``httpStatus``). ``ChatApi`` adds ``"internal"`` for its own bugs (never expected).
-Error outcomes made by the engine also carry ``attempts`` (how many requests were sent).
+and ``"malformed"`` for a success status whose body is not the API's object (the error then
+also carries ``httpStatus``). ``ChatApi`` adds ``"lookup"`` (the Domain API look-up of the base
+failed; ``cause`` holds the look-up's own code), ``"config"`` and ``"internal"`` (its own bugs,
+never expected). Error outcomes made by the engine also carry ``attempts`` (requests sent).
 
 Malformed answers are RETRIED (kind ``malformed``, counted against the same retry budget as
 network failures): the usual cause is a proxy, captive portal or load balancer answering with its
@@ -29,6 +37,7 @@ off.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -39,20 +48,30 @@ from .session import Session, session_from_answer
 from .transport import HttpResponse
 
 __all__ = [
+    "ACCOUNT_LOADING_CODE",
     "DEFAULT_RETRY_STATUSES",
     "Answer",
     "AnswerKind",
     "classify_engagement",
     "classify_report",
     "engagement_problem",
+    "error_answer",
     "error_outcome",
     "http_error_outcome",
+    "loading_visitor_id",
 ]
 
 DEFAULT_RETRY_STATUSES: frozenset[int] = frozenset({429, 500, 502, 503, 504})
+#: LivePerson's internal code of "Loading account: {accountId}, vid: {vid}" (a cold account).
+ACCOUNT_LOADING_CODE = 20
 
-_DETAIL_STRINGS = ("campaignId", "engagementId", "contextId", "windowId", "language")
+# engagementDetails keys: ids LivePerson documents as numbers and sends as strings (either is
+# taken), strings, and whole numbers. Optional ones are checked only when present.
+_DETAIL_IDS = ("campaignId", "engagementId", "contextId", "windowId")
+_DETAIL_STRINGS = ("language",)
 _DETAIL_INTS = ("engagementRevision", "validForSeconds")
+_OPTIONAL_IDS = ("skillId", "connectorId")
+_LOADING = re.compile(r"^Loading account: *[^,]*, *vid: *([A-Za-z0-9_.\-]{1,64}) *$")
 
 
 class AnswerKind(StrEnum):
@@ -60,8 +79,9 @@ class AnswerKind(StrEnum):
 
     AVAILABLE = "available"  # final: an engagement is offered
     NOT_AVAILABLE = "not_available"  # final unless NotAvailable re-checks remain
-    ACCEPTED = "accepted"  # a report was taken (2xx)
+    ACCEPTED = "accepted"  # a report was taken, a look-up answered (2xx)
     RETRYABLE_STATUS = "retryable_status"  # 429/5xx worth another attempt
+    ACCOUNT_LOADING = "account_loading"  # 500/20: a cold account is loading; retry, same vid
     FINAL_STATUS = "final_status"  # any other error status: never retried
     MALFORMED = "malformed"  # success status, but not the contract's body
 
@@ -89,6 +109,8 @@ class Answer:
             return "NotAvailable"
         if self.kind is AnswerKind.MALFORMED:
             return "malformed"
+        if self.kind is AnswerKind.ACCOUNT_LOADING:
+            return "account-loading"
         return f"http-{self.status}"
 
 
@@ -122,23 +144,63 @@ def error_outcome(
 def http_error_outcome(response: HttpResponse) -> dict[str, Any]:
     """The ``Error`` outcome for an error status (4xx/5xx), using the JSON error body if any.
 
-    The contract's error body ``{"time", "message", "internalCode", "field"}`` gives the message,
-    the field and ``internalCode``; any other body gives ``HTTP <status> <phrase>``::
+    LivePerson's error body ``{"time", "message" (optional), "internalCode"}`` gives the message
+    and ``internalCode`` (the emulator's ``field`` extension gives the field); any other body
+    gives ``HTTP <status> <phrase>``::
 
-        >>> http_error_outcome(HttpResponse(404, {}, '{"message": "unknown account"}'))["error"]
-        {'code': 404, 'message': 'unknown account', 'field': None}
+        >>> http_error_outcome(HttpResponse(
+        ...     400, {}, '{"time":1469543282471,"message":"Illegal Version","internalCode":33}'
+        ... ))["error"]
+        {'code': 400, 'message': 'Illegal Version', 'field': None, 'internalCode': 33}
         >>> http_error_outcome(HttpResponse(502, {}, "<html>"))["error"]["message"]
         'HTTP 502 Bad Gateway'
     """
     status = response.status
     body = _json_or_none(response.body)
-    if isinstance(body, dict) and isinstance(body.get("message"), str) and body["message"]:
-        field = body.get("field") if isinstance(body.get("field"), str) else None
-        extra = {}
-        if isinstance(body.get("internalCode"), int | str):
-            extra["internalCode"] = body["internalCode"]
-        return error_outcome(status, body["message"], field=field, **extra)
-    return error_outcome(status, f"HTTP {status} {_phrase(status)}".rstrip())
+    generic = f"HTTP {status} {_phrase(status)}".rstrip()
+    if not isinstance(body, dict):
+        return error_outcome(status, generic)
+    message = body.get("message")
+    field = body.get("field")
+    extra = {}
+    code = _internal_code(body)
+    if code is not None:
+        extra["internalCode"] = code
+    return error_outcome(
+        status,
+        message[:2000] if isinstance(message, str) and message.strip() else generic,
+        field=field[:200] if isinstance(field, str) and field else None,
+        **extra,
+    )
+
+
+def _internal_code(body: Mapping[str, Any]) -> int | None:
+    """``internalCode`` as a whole number (LivePerson sends an int; a numeric string is taken)."""
+    code = body.get("internalCode")
+    if _is_int(code) and abs(code) < 2**53:
+        return int(code)
+    if isinstance(code, str) and code.strip().isdigit() and len(code.strip()) <= 9:
+        return int(code.strip())
+    return None
+
+
+def loading_visitor_id(body: object) -> str | None:
+    """The vid of a cold account's answer (``Loading account: {acc}, vid: {vid}``), or ``None``.
+
+    LivePerson names the visitor only in the message text; the retry must send it in the path::
+
+        >>> loading_visitor_id({"time": 1499263964605, "internalCode": 20,
+        ...                     "message": "Loading account: 123, vid: abc-1"})
+        'abc-1'
+        >>> loading_visitor_id({"message": "Loading account: 123, vid: ", "internalCode": 20})
+    """
+    if not isinstance(body, Mapping):
+        return None
+    message = body.get("message")
+    if not isinstance(message, str) or len(message) > 400:
+        return None
+    match = _LOADING.match(message.strip())
+    return match.group(1) if match else None
 
 
 def engagement_problem(body: object) -> str | None:
@@ -165,14 +227,24 @@ def engagement_problem(body: object) -> str | None:
         return "Available answer without engagementDetails"
     if not isinstance(details, dict):
         return f"engagementDetails must be an object; got a JSON {_json_type(details)}"
+    for key in _DETAIL_IDS:
+        if not _is_id(details.get(key)):
+            return (
+                f"engagementDetails.{key} must be an id (a string or a whole number); "
+                f"got {_show_key(details, key)}"
+            )
     for key in _DETAIL_STRINGS:
         if not isinstance(details.get(key), str):
             return f"engagementDetails.{key} must be a string; got {_show_key(details, key)}"
     for key in _DETAIL_INTS:
         if not _is_int(details.get(key)):
             return f"engagementDetails.{key} must be an integer; got {_show_key(details, key)}"
-    if "skillId" in details and details["skillId"] is not None and not _is_int(details["skillId"]):
-        return f"engagementDetails.skillId must be an integer; got {_show(details['skillId'])}"
+    for key in _OPTIONAL_IDS:
+        if details.get(key) is not None and not _is_id(details[key]):
+            return (
+                f"engagementDetails.{key} must be an id (a string or a whole number); "
+                f"got {_show(details[key])}"
+            )
     skill_name = details.get("skillName")
     if skill_name is not None and not isinstance(skill_name, str):
         return f"engagementDetails.skillName must be a string; got {_show(skill_name)}"
@@ -182,9 +254,10 @@ def engagement_problem(body: object) -> str | None:
 def classify_engagement(
     response: HttpResponse, retry_statuses: frozenset[int] = DEFAULT_RETRY_STATUSES
 ) -> Answer:
-    """Classify the answer to an engagement check (``POST .../engagement``).
+    """Classify the answer to a check (create session, ``POST .../visitors[/{vid}]``).
 
-    200/201 with a valid body pass through as received (unknown keys kept); error statuses in
+    200/201 with a valid body pass through as received (unknown keys kept, whatever the content
+    type says); a cold account's 500/20 is ``account_loading``; error statuses in
     ``retry_statuses`` are retryable, other 4xx/5xx final; anything else is malformed::
 
         >>> classify_engagement(HttpResponse(400, {}, "{}")).kind.value
@@ -194,7 +267,12 @@ def classify_engagement(
     """
     status = response.status
     if status >= 400:
-        return _error_answer(response, retry_statuses)
+        answer = error_answer(response, retry_statuses)
+        if status == 500 and answer.outcome["error"].get("internalCode") == ACCOUNT_LOADING_CODE:
+            vid = loading_visitor_id(_json_or_none(response.body))
+            session = Session(vid) if vid else None
+            return Answer(AnswerKind.ACCOUNT_LOADING, status, answer.outcome, None, session)
+        return answer
     if status not in (200, 201):
         return _malformed(response, f"unexpected HTTP status {status} {_phrase(status)}".rstrip())
     body = _json_or_none(response.body)
@@ -210,7 +288,8 @@ def classify_engagement(
 def classify_report(
     response: HttpResponse, retry_statuses: frozenset[int] = DEFAULT_RETRY_STATUSES
 ) -> Answer:
-    """Classify the answer to a report (``PUT .../report``): any 2xx means delivered.
+    """Classify the answer to a report (update session, ``PUT .../visitors/{vid}``): any 2xx
+    means delivered (LivePerson answers 200 with an empty body).
 
     The outcome is ``{"status": "Reported", "delivered": True, ...}`` with the keys of a JSON
     object body (if any) kept; error outcomes say ``"delivered": False``::
@@ -227,14 +306,22 @@ def classify_report(
         outcome.update({"status": "Reported", "delivered": True})
         return Answer(AnswerKind.ACCEPTED, status, outcome)
     if status >= 400:
-        answer = _error_answer(response, retry_statuses)
+        answer = error_answer(response, retry_statuses)
     else:
         answer = _malformed(response, f"unexpected HTTP status {status} {_phrase(status)}".rstrip())
     answer.outcome["delivered"] = False
     return answer
 
 
-def _error_answer(response: HttpResponse, retry_statuses: frozenset[int]) -> Answer:
+def error_answer(
+    response: HttpResponse, retry_statuses: frozenset[int] = DEFAULT_RETRY_STATUSES
+) -> Answer:
+    """The :class:`Answer` to an error status (4xx/5xx): retryable when ``retry_statuses`` holds
+    it, else final; its outcome is :func:`http_error_outcome`'s.
+
+    >>> error_answer(HttpResponse(503, {"retry-after": "1"})).kind.value
+    'retryable_status'
+    """
     retryable = response.status in retry_statuses
     kind = AnswerKind.RETRYABLE_STATUS if retryable else AnswerKind.FINAL_STATUS
     outcome = http_error_outcome(response)
@@ -268,6 +355,10 @@ def _json_or_none(text: str) -> Any:
 
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_id(value: object) -> bool:
+    return (isinstance(value, str) and bool(value)) or _is_int(value)
 
 
 def _json_type(value: object) -> str:

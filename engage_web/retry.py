@@ -12,16 +12,21 @@ under test::
     >>> policy.retry_after_delay("7", now=0.0)
     7.0
     >>> RetryPolicy.from_dict({"preset": "liveperson", "attempt_timeout": 5}).schedule
-    (10.0, 30.0, 90.0)
+    (5.0, 10.0, 15.0)
 
-What is retried (``contract.md``, "Retries"): network failures, per-attempt timeouts, the
+What is retried (``docs/protocol.md``, "Retries"): network failures, per-attempt timeouts, the
 statuses in ``retry_statuses`` (429, 500, 502, 503, 504), and malformed success answers (see
-``engage_web.outcome``); never any other 4xx. ``Retry-After`` (delta-seconds or an HTTP date) is
-honoured for every retried answer that sends it, clamped to ``[0, retry_after_max]``; a missing,
-unparsable or negative value falls back to the backoff. NotAvailable answers get
-``not_available_rechecks`` further checks, ``not_available_delay`` seconds apart (the seed: "might
-require few attempts"). No wait is scheduled that would end at or past ``deadline`` seconds after
-the start: the check gives up instead and says so.
+``engage_web.outcome``); never any other 4xx. A cold account (500 with internalCode 20, "Loading
+account") has a budget of its own, ``loading_retries`` waits of about ``loading_delay`` seconds,
+before its answers count against ``max_retries``: LivePerson says loading takes "a short period
+of time", and a user of its SDK needed more than six retries.
+
+``Retry-After`` (delta-seconds or an HTTP date) is honoured for every retried answer that sends
+it, clamped to ``[0, retry_after_max]``; a missing, unparsable or negative value falls back to
+the backoff. NotAvailable answers get ``not_available_rechecks`` further checks,
+``not_available_delay`` seconds apart (the seed: "might require few attempts"). No wait is
+scheduled that would end at or past ``deadline`` seconds after the start: the check gives up
+instead and says so.
 
 Backoff: ``min(backoff_max, backoff_initial * backoff_factor ** (n - 1))`` for retry ``n`` (or
 ``schedule[n - 1]`` when an explicit schedule is set, its last entry repeating), then jittered by
@@ -93,6 +98,9 @@ class RetryPolicy:
     - ``retry_after_max=10``: a server asking for a longer pause is obeyed for 10 s at most.
     - ``not_available_rechecks=2``, ``not_available_delay=1``: two more checks 1 s apart before
       NotAvailable is reported (details "might require few attempts"; 2 s is a short wait).
+    - ``loading_retries=12``, ``loading_delay=2``: a cold account is waited for about 2 s at a
+      time (jittered), up to 12 times, within the deadline: about 25 s, the most a visitor
+      waits for a first answer anyway.
     - ``attempt_timeout=8``: slow mobile networks answer within a few seconds; 8 s means dead.
     - ``deadline=30``: after 30 s the visitor has moved on; the page gets an Error outcome.
     - ``retry_malformed=True``: a proxy's HTML error page is usually gone a moment later.
@@ -113,6 +121,8 @@ class RetryPolicy:
     retry_after_max: float = 10.0
     not_available_rechecks: int = 2
     not_available_delay: float = 1.0
+    loading_retries: int = 12
+    loading_delay: float = 2.0
     attempt_timeout: float = 8.0
     deadline: float = 30.0
     retry_malformed: bool = True
@@ -126,10 +136,14 @@ class RetryPolicy:
         "retry_after_max": (0, 3600),
         "not_available_rechecks": (0, 20),
         "not_available_delay": (0, 3600),
+        "loading_retries": (0, 100),
+        "loading_delay": (0, 3600),
         "attempt_timeout": (0.001, 3600),
         "deadline": (0.001, 86400),
     }
-    _INTS: ClassVar[frozenset[str]] = frozenset({"max_retries", "not_available_rechecks"})
+    _INTS: ClassVar[frozenset[str]] = frozenset(
+        {"max_retries", "not_available_rechecks", "loading_retries"}
+    )
 
     def __post_init__(self) -> None:
         for name, (low, high) in self._LIMITS.items():
@@ -236,6 +250,15 @@ class RetryPolicy:
         rand = min(max(rand, 0.0), 1.0)
         return min(self.backoff_max, capped * (1.0 + self.jitter * (2.0 * rand - 1.0)))
 
+    def loading_wait(self, rand: float) -> float:
+        """Seconds to wait before re-asking a cold account: ``loading_delay`` ± ``jitter``.
+
+        >>> RetryPolicy().loading_wait(rand=0.5), RetryPolicy().loading_wait(rand=0.0)
+        (2.0, 1.5)
+        """
+        rand = min(max(rand, 0.0), 1.0)
+        return self.loading_delay * (1.0 + self.jitter * (2.0 * rand - 1.0))
+
     def retry_after_delay(self, value: str | None, now: float) -> float | None:
         """The ``Retry-After`` wait clamped to ``[0, retry_after_max]``, or ``None`` if unusable.
 
@@ -330,18 +353,26 @@ def _check_statuses(value: object) -> frozenset[int]:
 PRESETS: dict[str, RetryPolicy] = {
     # A visitor waiting on a web page: see the RetryPolicy docstring for each number.
     "default": RetryPolicy(),
-    # LivePerson's REST advice for 5xx: "retry 3 times with 10, 30 and 90 second pauses".
-    # No jitter (the schedule is explicit), a server's Retry-After obeyed up to 120 s, 10 s per
-    # attempt and a deadline that fits the whole schedule (10+30+90 s of waits + 4 attempts).
+    # The App Engagement API's advice for 5xx, "Loading Account" included: "Retry 3 times with
+    # 5, 10, 15 second pause between retries". No jitter (the schedule is explicit), so no
+    # separate cold-account budget; a server's Retry-After obeyed up to 30 s; 10 s per attempt
+    # and a deadline that fits the whole schedule (5+10+15 s of waits + 4 attempts of 10 s).
     "liveperson": RetryPolicy(
         max_retries=3,
-        schedule=(10.0, 30.0, 90.0),
-        backoff_max=90.0,
+        schedule=(5.0, 10.0, 15.0),
+        backoff_max=15.0,
         jitter=0.0,
-        retry_after_max=120.0,
+        retry_after_max=30.0,
+        loading_retries=0,
         attempt_timeout=10.0,
-        deadline=180.0,
+        deadline=75.0,
     ),
     # One attempt, no re-check: the page does its own retrying (or a test wants raw answers).
-    "none": RetryPolicy(max_retries=0, not_available_rechecks=0, attempt_timeout=8.0, deadline=8.0),
+    "none": RetryPolicy(
+        max_retries=0,
+        not_available_rechecks=0,
+        loading_retries=0,
+        attempt_timeout=8.0,
+        deadline=8.0,
+    ),
 }

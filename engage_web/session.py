@@ -1,12 +1,14 @@
 """The visitor session: which ids to send, and where they are kept between checks.
 
-LivePerson's service is stateful: a visitor id (``vid``) names the device and a session id
-(``sid``) names the visit. The first check has neither and gets both back with ``201 Created``;
-every later check must send them again, or the service keeps creating sessions. ``ChatApi`` keeps
-the pair in a :class:`SessionStore`: in memory in CPython, and in the browser a store backed by
-the page's storage (the visitor id in local storage so it survives reloads, the session id in
-session storage so it lasts the tab's browsing session). A stored session may therefore hold a
-visitor id without a session id (a new tab): the next check sends ``vid`` alone and the server
+LivePerson's App Engagement API is stateful (``docs/protocol.md``, "Sessions"): a visitor id
+(``vid``) names the device and a session id (``sid``) names the visit. The first check has
+neither and gets both in its answer; every later check sends them again, the vid as a path
+segment and the sid in the query, or the service creates a new visitor each time ("use this
+method sparingly"). ``ChatApi`` keeps the pair in a :class:`SessionStore`: in memory by default,
+in a state file for the command line (``engage_web.cli``), and in the browser the page's storage
+hands it to the worker (``engage.js`` keeps the vid in local storage, so it survives reloads, and
+the sid in session storage, so it lasts the tab's visit). A stored session may therefore hold a
+visitor id without a session id (a new tab): the next check sends the vid alone and the service
 opens a new session for the same visitor::
 
     >>> store = MemorySessionStore()
@@ -43,17 +45,6 @@ class Session:
     def established(self) -> bool:
         """True when both ids are known (the pair a check or a report sends as ``vid``/``sid``)."""
         return bool(self.visitor_id) and bool(self.session_id)
-
-    def query(self) -> dict[str, str]:
-        """The query parameters naming this session: ``{"vid": ..., "sid": ...}`` when known.
-
-        >>> Session("v1", "s1").query()
-        {'vid': 'v1', 'sid': 's1'}
-        """
-        params = {"vid": self.visitor_id}
-        if self.session_id:
-            params["sid"] = self.session_id
-        return params
 
 
 def session_from_answer(body: Mapping[str, object]) -> Session | None:

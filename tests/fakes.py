@@ -64,9 +64,9 @@ def json_answer(
 
 
 def available(
-    vid: str = "v1", sid: str = "s1", page: str = "p1", *, status: int = 201, **extra: Any
+    vid: str = "v1", sid: str = "s1", page: str = "p1", *, status: int = 200, **extra: Any
 ) -> HttpResponse:
-    """The seed's Available answer (201 by default: a new session) for ``vid``/``sid``."""
+    """The seed's Available answer for ``vid``/``sid`` (LivePerson answers 200)."""
     body = {
         "status": "Available",
         "sessionId": sid,
@@ -79,7 +79,7 @@ def available(
 
 
 def not_available(
-    vid: str = "v1", sid: str = "s1", page: str = "p1", *, status: int = 201, **extra: Any
+    vid: str = "v1", sid: str = "s1", page: str = "p1", *, status: int = 200, **extra: Any
 ) -> HttpResponse:
     """The seed's NotAvailable answer for ``vid``/``sid``."""
     body = {"status": "NotAvailable", "sessionId": sid, "visitorId": vid, "pageId": page, **extra}
@@ -94,11 +94,22 @@ def error_answer(
     field: str | None = None,
     internal_code: int = 5,
 ) -> HttpResponse:
-    """An error answer with the contract's JSON error body."""
+    """An error answer with LivePerson's JSON error body (``field``: the emulator's extension)."""
     body: dict[str, Any] = {"time": 1, "message": message, "internalCode": internal_code}
     if field is not None:
         body["field"] = field
     return json_answer(status, body, retry_after=retry_after)
+
+
+def loading(account: str = "demo", vid: str = "v-cold") -> HttpResponse:
+    """A cold account's answer: 500, internalCode 20, "Loading account: {acc}, vid: {vid}"."""
+    message = f"Loading account: {account}, vid: {vid}"
+    return json_answer(500, {"time": 1499263964605, "message": message, "internalCode": 20})
+
+
+def domain(base_uri: str = "va.msdkgw.test", account: str = "demo") -> HttpResponse:
+    """The Domain API's answer naming the msdkgw host of ``account``."""
+    return json_answer(200, {"service": "msdkgw", "account": account, "baseURI": base_uri})
 
 
 def network_down(message: str = "Failed to fetch") -> NetworkError:

@@ -189,7 +189,10 @@ def _json_text_sometimes(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[
 
 _SECTIONS = st.one_of(
     st.lists(st.text(max_size=30), max_size=6),
-    st.lists(st.text(st.characters(exclude_characters=","), max_size=20), max_size=6).map(",".join),
+    st.lists(
+        st.text(st.characters(exclude_characters=",", exclude_categories=("Cs",)), max_size=20),
+        max_size=6,
+    ).map(",".join),
 )
 
 
@@ -209,14 +212,14 @@ def valid_requests() -> st.SearchStrategy[dict[str, Any]]:
 
 
 def valid_report_bodies() -> st.SearchStrategy[dict[str, Any]]:
-    """Valid report bodies: one to four SDEs (impression events included), maybe a ``pageId``."""
+    """Valid report bodies: one to four SDEs (impression events included) and a ``pageId``."""
     return st.fixed_dictionaries(
         {
             "engagementAttributes": _json_text_sometimes(
                 st.lists(valid_sdes(impressions=True), min_size=1, max_size=4)
-            )
+            ),
+            "pageId": _ID_TEXT,
         },
-        optional={"pageId": _ID_TEXT},
     )
 
 

@@ -59,7 +59,8 @@ class Harness:
         return run(self.api.get_engagement(params))
 
     def queries(self):
-        return [r.url.split("?", 1)[1] for r in self.transport.requests]
+        """Each request's target after ``app/engagement/``: ``visitors[/{vid}]?v=1.0[&sid=]``."""
+        return [r.url.split("/app/engagement/", 1)[1] for r in self.transport.requests]
 
 
 def test_available_at_once_sends_the_normalised_request():
@@ -71,7 +72,7 @@ def test_available_at_once_sends_the_normalised_request():
     assert h.retries == []
     request = h.transport.requests[0]
     assert request.method == "POST"
-    assert request.url == f"{ENDPOINT}/api/account/demo/app/engagement?v=1.0"
+    assert request.url == f"{ENDPOINT}/api/account/demo/app/engagement/visitors?v=1.0"
     assert request.headers == {"Content-Type": "application/json", "Accept": "application/json"}
     body = json.loads(request.body)
     assert set(body) == {"appType", "appDetails", "consumerSections", "engagementAttributes"}
@@ -87,7 +88,7 @@ def test_not_available_then_available():
     assert outcome["status"] == "Available"
     assert h.retries == [{"attempt": 2, "delayMs": 1000, "reason": "NotAvailable"}]
     assert h.clock.sleeps == [1.0]
-    assert h.queries() == ["v=1.0", "v=1.0&vid=v1&sid=s1"]
+    assert h.queries() == ["visitors?v=1.0", "visitors/v1?v=1.0&sid=s1"]
     assert len(h.outcomes) == 1
 
 
@@ -161,13 +162,14 @@ def test_attempt_timeout_is_passed_on_and_classified_timeout():
 
 
 def test_overall_deadline_stops_the_liveperson_schedule():
-    """With a 60 s deadline the 90 s wait of the liveperson schedule is never scheduled."""
-    policy = RetryPolicy.preset("liveperson").replace(deadline=60)
+    """With a 20 s deadline the 15 s wait of the liveperson schedule (5, 10, 15 s) is never
+    scheduled."""
+    policy = RetryPolicy.preset("liveperson").replace(deadline=20)
     h = Harness(*[error_answer(500, "down")] * 3, retry=policy)
     outcome = h.check()
-    assert h.clock.sleeps == [10.0, 30.0]
+    assert h.clock.sleeps == [5.0, 10.0]
     assert outcome["error"]["attempts"] == 3
-    assert "would pass the 60 s deadline" in outcome["error"]["message"]
+    assert "would pass the 20 s deadline" in outcome["error"]["message"]
 
 
 @pytest.mark.parametrize(
@@ -213,22 +215,23 @@ def test_invalid_requests_are_not_sent(params, status, field):
     assert h.outcomes == [outcome]
 
 
-def test_session_is_reused_and_replaced_by_a_201():
-    """Later checks send the stored ids; a 201 with new ids replaces them for the next call."""
+def test_session_is_reused_and_replaced_by_new_ids():
+    """Later checks send the stored ids (vid in the path, sid in the query); an answer naming
+    a new session (the old one expired) replaces them for the next call."""
     h = Harness(
         not_available("v1", "s1"),
-        not_available("v1", "s1", status=200),
-        not_available("v1", "s2", status=201),
-        available("v1", "s2", status=200),
+        not_available("v1", "s1"),
+        not_available("v1", "s2"),
+        available("v1", "s2"),
         retry=RetryPolicy(not_available_rechecks=0),
     )
     for _ in range(4):
         h.check()
     assert h.queries() == [
-        "v=1.0",
-        "v=1.0&vid=v1&sid=s1",
-        "v=1.0&vid=v1&sid=s1",
-        "v=1.0&vid=v1&sid=s2",
+        "visitors?v=1.0",
+        "visitors/v1?v=1.0&sid=s1",
+        "visitors/v1?v=1.0&sid=s1",
+        "visitors/v1?v=1.0&sid=s2",
     ]
     assert h.api.session == Session("v1", "s2")
 
@@ -237,7 +240,7 @@ def test_params_ids_win_over_the_stored_session():
     """vid/sid in the params are sent instead of the stored session, and the answer is stored."""
     h = Harness(available("v7", "s7", status=200), store=MemorySessionStore(Session("v1", "s1")))
     h.check({"vid": "v7", "sid": "s7"})
-    assert h.queries() == ["v=1.0&vid=v7&sid=s7"]
+    assert h.queries() == ["visitors/v7?v=1.0&sid=s7"]
     assert h.api.session == Session("v7", "s7")
 
 
@@ -245,7 +248,7 @@ def test_a_stored_visitor_without_session_sends_vid_alone():
     """A visitor id kept from an earlier visit is sent alone to open a new session for it."""
     h = Harness(available("v1", "s5"), store=MemorySessionStore(Session("v1")))
     h.check()
-    assert h.queries() == ["v=1.0&vid=v1"]
+    assert h.queries() == ["visitors/v1?v=1.0"]
     assert h.api.session == Session("v1", "s5")
 
 
@@ -254,7 +257,7 @@ def test_malformed_stored_ids_are_forgotten_and_a_new_session_opened(caplog):
     ever: the check opens a new session and stores it."""
     h = Harness(available("v2", "s2"), store=MemorySessionStore(Session("a b", "s/1")))
     h.check()
-    assert h.queries() == ["v=1.0"]
+    assert h.queries() == ["visitors?v=1.0"]
     assert h.api.session == Session("v2", "s2")
     assert "malformed" in caplog.text
 
@@ -279,7 +282,11 @@ def test_overlapping_calls_share_the_first_session():
 
     h, outcomes = run(scenario())
     assert [o["status"] for o in outcomes] == ["Available", "NotAvailable", "Available"]
-    assert h.queries() == ["v=1.0", "v=1.0&vid=v1&sid=s1", "v=1.0&vid=v1&sid=s1"]
+    assert h.queries() == [
+        "visitors?v=1.0",
+        "visitors/v1?v=1.0&sid=s1",
+        "visitors/v1?v=1.0&sid=s1",
+    ]
     assert len(h.outcomes) == 3
 
 
@@ -300,7 +307,7 @@ def test_when_the_first_call_fails_a_waiting_call_opens_the_session():
     h, (first, second) = run(scenario())
     assert first["error"]["code"] == 404
     assert second["status"] == "Available"
-    assert h.queries() == ["v=1.0", "v=1.0"]
+    assert h.queries() == ["visitors?v=1.0", "visitors?v=1.0"]
     assert h.api.session == Session("v2", "s2")
 
 
@@ -455,21 +462,27 @@ def test_callbacks_get_their_own_copy_of_the_outcome():
     assert h.outcomes[0]["status"] == "Available"
 
 
-def test_report_goes_to_the_session_with_the_last_page_id():
-    """report PUTs the SDEs to the current session with the last pageId, retrying a 503."""
+def test_report_updates_the_session_with_the_last_page_id():
+    """report PUTs an update of the current session for the last pageId, impression events
+    and other SDEs split in two arrays, retrying a 503; LivePerson's empty 200 is success."""
     h = Harness(
         available("v1", "s1", page="p9"),
         error_answer(503, "busy", retry_after="1"),
-        json_answer(200, {"accepted": 1}),
+        HttpResponse(200, {}, ""),
     )
     h.check()
-    attrs = [{"type": "impDisplay", "campaign": 1, "engId": 2, "revision": 3}]
-    outcome = run(h.api.report(attrs))
-    assert outcome == {"status": "Reported", "delivered": True, "accepted": 1}
+    imp = {"type": "impDisplay", "campaign": 1, "engId": 2, "revision": 3}
+    cart = {"type": "cart", "total": 10, "numItems": 1}
+    outcome = run(h.api.report([cart, imp]))
+    assert outcome == {"status": "Reported", "delivered": True}
     put = h.transport.requests[1]
     assert put.method == "PUT"
-    assert put.url == f"{ENDPOINT}/api/account/demo/app/report?v=1.0&vid=v1&sid=s1"
-    assert json.loads(put.body)["pageId"] == "p9"
+    assert put.url == f"{ENDPOINT}/api/account/demo/app/engagement/visitors/v1?v=1.0&sid=s1"
+    assert json.loads(put.body) == {
+        "pageId": "p9",
+        "impAttributes": [imp],
+        "engagementAttributes": [cart],
+    }
     assert h.transport.requests[2].url == put.url
     assert h.clock.sleeps == [1.0]
     assert len(h.outcomes) == 1  # reports do not fire onEngagement
@@ -492,7 +505,7 @@ def test_report_without_a_session_is_refused_unsent():
 def test_report_failures_say_not_delivered(script, code):
     """A report the server refused, or that never got through, says delivered: false."""
     h = Harness(*script, store=MemorySessionStore(Session("v", "s")))
-    outcome = run(h.api.report([{"type": "searchInfo", "keywords": ["x"]}]))
+    outcome = run(h.api.report([{"type": "searchInfo", "keywords": ["x"]}], page_id="p1"))
     assert outcome["status"] == "Error"
     assert outcome["error"]["code"] == code
     assert outcome["delivered"] is False
@@ -501,11 +514,35 @@ def test_report_failures_say_not_delivered(script, code):
 def test_invalid_report_is_refused_unsent():
     """Invalid SDEs in a report give a 400 Error outcome, not delivered, nothing sent."""
     h = Harness(store=MemorySessionStore(Session("v", "s")))
-    outcome = run(h.api.report([]))
+    outcome = run(h.api.report([], page_id="p1"))
     assert outcome["error"]["code"] == 400
     assert outcome["error"]["field"] == "engagementAttributes"
     assert outcome["delivered"] is False
     assert h.transport.calls == 0
+
+
+def test_report_without_a_page_id_is_refused_unsent():
+    """An update session needs the pageId of the answer it belongs to: with none known (a
+    session restored from storage, no check on this page) the report is a 400 naming pageId."""
+    h = Harness(store=MemorySessionStore(Session("v", "s")))
+    outcome = run(h.api.report([{"type": "searchInfo", "keywords": ["x"]}]))
+    assert outcome["error"]["code"] == 400
+    assert outcome["error"]["field"] == "pageId"
+    assert "getEngagement first" in outcome["error"]["message"]
+    assert outcome["delivered"] is False
+    assert h.transport.calls == 0
+
+
+def test_report_with_method_override_posts_with_the_override_header():
+    """With method_override, the update travels as POST + X-HTTP-Method-Override: PUT (for
+    CORS allow-lists without PUT), to the same URL and with the same body."""
+    h = Harness(HttpResponse(200, {}, ""), store=MemorySessionStore(Session("v", "s")),
+                method_override=True)
+    outcome = run(h.api.report([{"type": "searchInfo", "keywords": ["x"]}], page_id="p1"))
+    assert outcome["delivered"] is True
+    request = h.transport.requests[0]
+    assert (request.method, request.headers["X-HTTP-Method-Override"]) == ("POST", "PUT")
+    assert request.url.endswith("/visitors/v?v=1.0&sid=s")
 
 
 @pytest.mark.parametrize(
@@ -514,7 +551,10 @@ def test_invalid_report_is_refused_unsent():
         ({"endpoint": "ftp://x"}, "endpoint", ["http:// or https://", "'ftp://x'"]),
         ({"endpoint": "http://h/?a=1"}, "endpoint", ["no query"]),
         ({"endpoint": "localhost:8765"}, "endpoint", ["'localhost:8765'"]),
-        ({"endpoint": None}, "endpoint", ["got None"]),
+        ({"endpoint": 42}, "endpoint", ["got 42"]),
+        ({"endpoint": None, "domain_api": "http://api.example"}, "domain_api", ["https://"]),
+        ({"method_override": "yes"}, "method_override", ["true or false"]),
+        ({"base_cache": {}}, "base_cache", ["load_base, save_base"]),
         ({"endpoint": "http://[::1"}, "endpoint", ["'http://[::1'"]),
         ({"endpoint": "http://h:99999"}, "endpoint", ["'http://h:99999'"]),
         ({"account_id": "no spaces"}, "account_id", ["'no spaces'"]),
@@ -548,7 +588,7 @@ def test_endpoint_trailing_slash_and_path_prefix_are_kept_clean():
     )
     run(api.get_engagement())
     assert h.transport.requests[0].url == (
-        "https://host.test/prefix/api/account/demo/app/engagement?v=1.0"
+        "https://host.test/prefix/api/account/demo/app/engagement/visitors?v=1.0"
     )
 
 
@@ -775,5 +815,5 @@ def test_a_store_that_cannot_load_means_no_session(caplog):
 
     h = Harness(available(), store=Unreadable())
     assert h.check()["status"] == "Available"
-    assert h.queries() == ["v=1.0"]
+    assert h.queries() == ["visitors?v=1.0"]
     assert "session store failed to load" in caplog.text

@@ -21,12 +21,14 @@ from engage_web.engine import (
 from engage_web.outcome import classify_report
 from engage_web.retry import RetryPolicy
 from engage_web.session import Session
-from engage_web.wire import engagement_request, report_request
+from engage_web.transport import HttpResponse
+from engage_web.wire import create_session_request, update_session_request
 from tests.fakes import (
     EPOCH,
     available,
     error_answer,
     json_answer,
+    loading,
     network_down,
     not_available,
     timed_out,
@@ -38,7 +40,7 @@ POLICY = RetryPolicy(jitter=0.0)  # the default preset without jitter: waits 0.5
 def make_check(policy=POLICY, session=None, **kwargs):
     return Check(
         policy,
-        lambda s: engagement_request("http://e.test", "demo", {"appType": "EXTERNAL"}, s),
+        lambda s: create_session_request("http://e.test", "demo", {"appType": "EXTERNAL"}, s),
         session=session,
         rand=lambda: 0.5,
         **kwargs,
@@ -72,7 +74,7 @@ def test_not_available_is_rechecked_with_the_answers_session():
     )
     send = check.handle(TimerFired(1.1))
     assert isinstance(send, Send)
-    assert send.request.url.endswith("?v=1.0&vid=v9&sid=s9")
+    assert send.request.url.endswith("/visitors/v9?v=1.0&sid=s9")
     finish = check.handle(AnswerReceived(available("v9", "s9", status=200), 1.2))
     assert finish.state is State.AVAILABLE
 
@@ -269,19 +271,19 @@ def test_illegal_transitions_raise(state, event):
         check.handle(event)
 
 
-def test_report_check_finishes_reported():
-    """A report machine ends REPORTED on a 2xx and never re-checks."""
+def test_report_check_finishes_accepted():
+    """A report machine (an update session) ends ACCEPTED on a 2xx and never re-checks."""
     check = Check(
         POLICY,
-        lambda s: report_request("http://e.test", "demo", {"engagementAttributes": []}, s),
+        lambda s: update_session_request("http://e.test", "demo", "p1", [], s),
         session=Session("v", "s"),
         classify=classify_report,
         rand=lambda: 0.5,
     )
     send = check.handle(Start(0.0))
     assert send.request.method == "PUT"
-    finish = check.handle(AnswerReceived(json_answer(200, {}), 0.1))
-    assert finish.state is State.REPORTED
+    finish = check.handle(AnswerReceived(HttpResponse(200, {}, ""), 0.1))
+    assert finish.state is State.ACCEPTED
     assert finish.outcome == {"status": "Reported", "delivered": True}
 
 
@@ -297,3 +299,57 @@ def test_a_wait_ending_exactly_at_the_deadline_is_not_scheduled():
     assert check.snapshot() == CheckState(
         State.NOT_AVAILABLE, 2, 0, 1, Session("v1", "s1"), finish.outcome, started_at=0.0
     )
+
+
+def test_a_cold_account_is_retried_on_its_own_budget_with_the_vid_it_named():
+    """500/20 "Loading account" waits loading_delay and retries with the vid from its message
+    in the path; max_retries is untouched, and the Available answer then ends the check."""
+    check = make_check(RetryPolicy(jitter=0.0, max_retries=0, loading_retries=2))
+    check.handle(Start(0.0))
+    wait = check.handle(AnswerReceived(loading(vid="cold-1"), 0.1))
+    assert wait == Wait(2.0, {"attempt": 2, "delayMs": 2000, "reason": "account-loading"})
+    send = check.handle(TimerFired(2.1))
+    assert "/visitors/cold-1?v=1.0" in send.request.url
+    assert isinstance(check.handle(AnswerReceived(loading(vid="cold-1"), 2.2)), Wait)
+    check.handle(TimerFired(4.2))
+    finish = check.handle(AnswerReceived(available("cold-1", "s9"), 4.3))
+    assert finish.state is State.AVAILABLE
+    assert (check.retries, check.loading_retries, check.attempts) == (0, 2, 3)
+
+
+def test_a_cold_account_past_its_budget_counts_against_max_retries():
+    """Once loading_retries are spent, a Loading account answer is an ordinary retryable 500;
+    the Error outcome keeps LivePerson's internalCode and message."""
+    check = make_check(RetryPolicy(jitter=0.0, max_retries=1, loading_retries=1))
+    check.handle(Start(0.0))
+    check.handle(AnswerReceived(loading(vid="c"), 0.1))
+    check.handle(TimerFired(2.1))
+    wait = check.handle(AnswerReceived(loading(vid="c"), 2.2))
+    assert wait.payload == {"attempt": 3, "delayMs": 500, "reason": "account-loading"}
+    check.handle(TimerFired(2.7))
+    finish = check.handle(AnswerReceived(loading(vid="c"), 2.8))
+    assert finish.state is State.ERROR
+    error = finish.outcome["error"]
+    assert (error["code"], error["internalCode"]) == (500, 20)
+    assert error["message"].startswith("Loading account: demo, vid: c (gave up after 3 attempts")
+    assert finish.outcome["visitorId"] == "c"
+
+
+def test_a_cold_account_keeps_the_session_id_of_the_same_visitor():
+    """A Loading answer for the visitor already in use keeps its session id in the retry."""
+    check = make_check(session=Session("v1", "s1"))
+    check.handle(Start(0.0))
+    check.handle(AnswerReceived(loading(vid="v1"), 0.1))
+    send = check.handle(TimerFired(2.1))
+    assert send.request.url.endswith("/visitors/v1?v=1.0&sid=s1")
+
+
+def test_a_cold_account_that_outlasts_the_deadline_gives_up_saying_so():
+    """No loading wait is scheduled past the deadline: the check ends with the 500/20."""
+    check = make_check(RetryPolicy(jitter=0.0, deadline=3.0))
+    check.handle(Start(0.0))
+    check.handle(AnswerReceived(loading(), 0.1))
+    check.handle(TimerFired(2.1))
+    finish = check.handle(AnswerReceived(loading(), 2.2))
+    assert finish.state is State.ERROR
+    assert "still loading at the 3 s deadline" in finish.outcome["error"]["message"]

@@ -33,11 +33,12 @@ def test_default_backoff_is_capped_exponential_with_jitter(retry_number, rand, e
     assert RetryPolicy().backoff(retry_number, rand) == pytest.approx(expected)
 
 
-@pytest.mark.parametrize(("retry_number", "expected"), [(1, 10.0), (2, 30.0), (3, 90.0), (4, 90.0)])
+@pytest.mark.parametrize(("retry_number", "expected"), [(1, 5.0), (2, 10.0), (3, 15.0), (4, 15.0)])
 def test_liveperson_preset_follows_the_documented_schedule(retry_number, expected):
-    """The liveperson preset waits 10, 30 then 90 s with no jitter, whatever the random number."""
+    """The liveperson preset is the App Engagement API's advice for 5xx, "Loading Account"
+    included: 3 retries after 5, 10 then 15 s, no jitter, no separate cold-account budget."""
     policy = RetryPolicy.preset("liveperson")
-    assert policy.max_retries == 3
+    assert (policy.max_retries, policy.loading_retries) == (3, 0)
     assert policy.backoff(retry_number, 0.0) == expected
     assert policy.backoff(retry_number, 0.99) == expected
 
@@ -141,7 +142,7 @@ def test_only_transient_statuses_are_retried(status, retried):
         ({}, {}),
         ({"max_retries": 1}, {"max_retries": 1}),
         ({"maxRetries": 1, "attemptTimeout": 2}, {"max_retries": 1, "attempt_timeout": 2.0}),
-        ({"preset": "liveperson"}, {"schedule": (10.0, 30.0, 90.0), "deadline": 180.0}),
+        ({"preset": "liveperson"}, {"schedule": (5.0, 10.0, 15.0), "deadline": 75.0}),
         ({"preset": "none", "deadline": 5}, {"max_retries": 0, "deadline": 5.0}),
         ({"schedule": [1, 2.5]}, {"schedule": (1.0, 2.5)}),
         ({"retry_statuses": [503]}, {"retry_statuses": frozenset({503})}),
@@ -203,3 +204,18 @@ def test_policy_is_an_immutable_value():
     with pytest.raises(ConfigError, match=r"retry\.deadline"):
         policy.replace(deadline=-1)
     assert RetryPolicy.from_dict(changed.to_dict()) == changed
+
+
+@pytest.mark.parametrize(("rand", "expected"), [(0.5, 2.0), (0.0, 1.5), (1.0, 2.5)])
+def test_cold_account_waits_are_the_loading_delay_with_jitter(rand, expected):
+    """A cold account is re-asked about every 2 s (±25 %), so a crowd of visitors arriving at a
+    cold account does not knock in lock-step."""
+    assert RetryPolicy().loading_wait(rand) == pytest.approx(expected)
+
+
+def test_the_default_policy_rides_out_a_cold_account_within_its_deadline():
+    """The default budget (12 loading retries of about 2 s) fits the 30 s deadline a waiting
+    visitor is given, and goes well past the six retries a LivePerson user needed."""
+    policy = RetryPolicy()
+    assert policy.loading_retries > 6
+    assert policy.loading_retries * policy.loading_delay < policy.deadline

@@ -31,14 +31,15 @@ from engage_web.validation import (
     MAX_ATTRIBUTES,
     MAX_SECTION_LENGTH,
     MAX_SECTIONS,
-    REPORT_KEYS,
     REQUEST_KEYS,
-    report_json_schema,
+    UPDATE_KEYS,
     request_json_schema,
+    update_json_schema,
     validate_account_id,
     validate_report,
     validate_request,
     validate_session_ids,
+    validate_update,
 )
 
 # The seed's example request (getEngagement.txt), verbatim.
@@ -1000,7 +1001,7 @@ def _field_cases():
 def _validate_any(sde_type: str, attribute: dict) -> dict:
     """Impression types go through report(), the others through the engagement check."""
     if sde_type in IMPRESSION_TYPES:
-        return validate_report({"engagementAttributes": [attribute]})
+        return validate_report({"engagementAttributes": [attribute], "pageId": "p1"})
     return validate_request({"engagementAttributes": [attribute]})
 
 
@@ -1056,7 +1057,8 @@ REPORT_PASSING = [
                     "revision": "44",
                     "eContext": [{"type": "engagementContext", "id": "1"}],
                 }
-            ]
+            ],
+            "pageId": "p",
         },
         {
             "engagementAttributes": [
@@ -1067,7 +1069,8 @@ REPORT_PASSING = [
                     "revision": 44,
                     "eContext": [{"type": "engagementContext", "id": "1"}],
                 }
-            ]
+            ],
+            "pageId": "p",
         },
     ),
     (
@@ -1085,13 +1088,13 @@ REPORT_PASSING = [
     ),
     (
         "body and attributes as JSON text",
-        json.dumps({"engagementAttributes": json.dumps([_IMPRESSION])}),
-        {"engagementAttributes": [_IMPRESSION]},
+        json.dumps({"engagementAttributes": json.dumps([_IMPRESSION]), "pageId": "p"}),
+        {"engagementAttributes": [_IMPRESSION], "pageId": "p"},
     ),
     (
         "ordinary SDEs too",
-        {"engagementAttributes": [sde("lead", topic="t")]},
-        {"engagementAttributes": [{"type": "lead", "lead": {"topic": "t"}}]},
+        {"engagementAttributes": [sde("lead", topic="t")], "pageId": "p"},
+        {"engagementAttributes": [{"type": "lead", "lead": {"topic": "t"}}], "pageId": "p"},
     ),
 ]
 
@@ -1135,6 +1138,13 @@ REPORT_FAILING = [
         "'a b'",
     ),
     (
+        "no pageId",
+        {"engagementAttributes": [_IMPRESSION]},
+        "pageId",
+        "1 to 64 characters",
+        "nothing",
+    ),
+    (
         "impression id not numeric",
         {"engagementAttributes": [{**_IMPRESSION, "engId": "abc"}]},
         "engagementAttributes[0].engId",
@@ -1171,6 +1181,43 @@ REPORT_FAILING = [
 def test_invalid_report_bodies_are_refused(body, field, allowed, got):
     """An invalid report body is a 400 at the field, naming allowed values and the input."""
     assert_problem(problem(validate_report, body), 400, field, allowed, got)
+
+
+def test_the_documented_update_body_is_valid_and_split_lists_stay_apart():
+    """An update as it travels: impression events in impAttributes, other SDEs in
+    engagementAttributes, pageId required; both lists optional."""
+    body = {"pageId": "4743822558", "impAttributes": [_IMPRESSION],
+            "engagementAttributes": [sde("lead", topic="t")]}
+    assert validate_update(body) == {
+        "pageId": "4743822558",
+        "impAttributes": [_IMPRESSION],
+        "engagementAttributes": [{"type": "lead", "lead": {"topic": "t"}}],
+    }
+    assert validate_update({"pageId": "p"}) == {
+        "pageId": "p", "impAttributes": [], "engagementAttributes": []
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "allowed", "got"),
+    [
+        pytest.param({"impAttributes": [_IMPRESSION]}, "pageId", "1 to 64", "nothing",
+                     id="no pageId"),
+        pytest.param({"pageId": "p", "impAttributes": [sde("lead", topic="t")]},
+                     "impAttributes[0].type", "impAccept", "'lead'", id="an SDE in impAttributes"),
+        pytest.param({"pageId": "p", "engagementAttributes": [_IMPRESSION]},
+                     "engagementAttributes[0].type", "cart", "'impDisplay'",
+                     id="an impression in engagementAttributes"),
+        pytest.param({"pageId": "p", "vid": "v"}, "vid", "pageId, impAttributes", "'vid'",
+                     id="ids in the body"),
+    ],
+)
+def test_invalid_update_bodies_are_refused(body, field, allowed, got):
+    """An update body that mixes the two lists, lacks pageId or carries ids is a 400 naming
+    the field, the allowed values and what was received."""
+    err = assert_problem(problem(validate_update, body), 400, field, allowed, got)
+    if field.endswith(".type"):
+        assert "go in" in err.message
 
 
 # --- session ids and account ids ------------------------------------------------------------------
@@ -1257,8 +1304,10 @@ def test_request_and_report_schemas_follow_the_validators():
     attributes = request["properties"]["engagementAttributes"]["anyOf"][0]
     assert not set(attributes["items"]["x-sde-types"]) & IMPRESSION_TYPES
     assert attributes["maxItems"] == MAX_ATTRIBUTES
-    report = report_json_schema()
-    assert list(report["properties"]) == list(REPORT_KEYS)
-    report_items = report["properties"]["engagementAttributes"]["anyOf"][0]
-    assert set(report_items["items"]["x-sde-types"]) == set(SDE_TYPES)
-    assert report_items["minItems"] == 1
+    update = update_json_schema()
+    assert list(update["properties"]) == list(UPDATE_KEYS)
+    assert update["required"] == ["pageId"]
+    impressions = update["properties"]["impAttributes"]["anyOf"][0]
+    assert set(impressions["items"]["x-sde-types"]) == set(IMPRESSION_TYPES)
+    others = update["properties"]["engagementAttributes"]["anyOf"][0]
+    assert not set(others["items"]["x-sde-types"]) & IMPRESSION_TYPES
