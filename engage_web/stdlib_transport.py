@@ -12,8 +12,8 @@ within ``timeout`` seconds)::
     from engage_web.stdlib_transport import stdlib_transport
 
     response = asyncio.run(stdlib_transport(
-        HttpRequest("POST", "http://127.0.0.1:8765/api/account/demo/app/engagement?v=1.0",
-                    {"Content-Type": "application/json"}, "{}"),
+        HttpRequest("GET", "http://127.0.0.1:8765/api/account/demo/service/msdkgw/baseURI.json"
+                    "?version=1.0"),
         timeout=5.0,
     ))
     response.status, response.header("content-type")

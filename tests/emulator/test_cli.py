@@ -18,7 +18,7 @@ from engage_web.cli import (
     EXIT_INVALID_INPUT,
     EXIT_OK,
     EXIT_SERVE_FAILED,
-    JsonFileSessionStore,
+    JsonFileStateStore,
     main,
 )
 from engage_web.session import Session
@@ -68,13 +68,17 @@ def test_retries_through_injected_503s_show_one_line_per_attempt(live_server: st
     assert code == EXIT_OK
     assert json.loads(out)["status"] == "Available"
     lines = [line for line in err.splitlines() if line.startswith(("checking:", "retrying:"))]
-    assert lines == [
-        f"checking: attempt 1 ({live_server}, account demo)",
+    visitors = "/api/account/demo/app/engagement/visitors"
+    assert lines[:3] == [
+        f"checking: attempt 1 POST {visitors}?v=1.0",
         "retrying: attempt 2 in 1 s (http-503)",
-        "retrying: attempt 3 in 0.05 s (NotAvailable)",
+        f"checking: attempt 2 POST {visitors}?v=1.0",
     ]
+    assert lines[3] == "retrying: attempt 3 in 0.05 s (NotAvailable)"
+    assert lines[4].startswith(f"checking: attempt 3 POST {visitors}/")
+    assert "?v=1.0&sid=" in lines[4]
     log = httpx.get(f"{live_server}/_emulator/requests").json()["requests"]
-    assert [r["status"] for r in log] == [503, 201, 200]
+    assert [r["status"] for r in log] == [503, 200, 200]
 
 
 def test_the_session_is_reused_across_runs(live_server: str, tmp_path: Path):
@@ -85,7 +89,7 @@ def test_the_session_is_reused_across_runs(live_server: str, tmp_path: Path):
     one, two = json.loads(first), json.loads(second)
     assert (two["visitorId"], two["sessionId"]) == (one["visitorId"], one["sessionId"])
     assert "retrying" not in err  # a warm session: no re-check needed
-    stored = JsonFileSessionStore(state, live_server, "demo").load()
+    stored = JsonFileStateStore(state, live_server, "demo").load()
     assert stored == Session(one["visitorId"], one["sessionId"])
     assert httpx.get(f"{live_server}/_emulator/state").json()["sessions"] == 1
 
@@ -111,8 +115,8 @@ def test_the_default_state_file_lives_in_the_user_cache(live_server, tmp_path, m
 def test_state_is_kept_per_endpoint_and_account(tmp_path: Path):
     """One state file holds sessions for several endpoints/accounts without mixing them."""
     path = tmp_path / "s.json"
-    a = JsonFileSessionStore(path, "http://a.test/", "demo")
-    b = JsonFileSessionStore(path, "http://b.test", "demo")
+    a = JsonFileStateStore(path, "http://a.test/", "demo")
+    b = JsonFileStateStore(path, "http://b.test", "demo")
     a.save(Session("va", "sa"))
     b.save(Session("vb", None))
     assert a.load() == Session("va", "sa")
@@ -128,7 +132,7 @@ def test_a_corrupt_state_file_is_reported_and_replaced(tmp_path: Path, content):
     path = tmp_path / "s.json"
     path.write_text(content)
     warnings = io.StringIO()
-    store = JsonFileSessionStore(path, "http://a.test", "demo", warn=warnings)
+    store = JsonFileStateStore(path, "http://a.test", "demo", warn=warnings)
     assert store.load() is None
     assert "ignoring the state file" in warnings.getvalue()
     store.save(Session("v", "s"))
@@ -142,10 +146,17 @@ def test_json_mode_prints_one_line_outcomes_and_json_progress(live_server: str, 
     assert out.count("\n") == 1
     assert json.loads(out)["status"] == "Available"
     events = [json.loads(line) for line in err.splitlines()]
-    assert events == [
-        {"event": "attempt", "attempt": 1},
-        {"event": "retry", "attempt": 2, "delayMs": 50, "reason": "NotAvailable"},
+    assert [(e["event"], e["attempt"]) for e in events] == [
+        ("attempt", 1), ("retry", 2), ("attempt", 2)
     ]
+    assert events[0] == {
+        "event": "attempt",
+        "attempt": 1,
+        "stage": "check",
+        "method": "POST",
+        "url": f"{live_server}/api/account/demo/app/engagement/visitors?v=1.0",
+    }
+    assert events[1] == {"event": "retry", "attempt": 2, "delayMs": 50, "reason": "NotAvailable"}
 
 
 def write(tmp_path: Path, text: str) -> str:
@@ -175,7 +186,16 @@ def write(tmp_path: Path, text: str) -> str:
         (["--retry-preset", "fast"], "retry.preset"),
         (["--retry-option", "max_retries"], "NAME=VALUE"),
         (["--retry-option", "max_retrys=2"], "max_retrys"),
+        (["--retry-option", "max_retries=" + "9" * 5000], "too long"),
+        (["--retry-option", "schedule=" + "[" * 100_000], "too long"),
+        (["--retry-option", "schedule=" + "[" * 5000 + "]" * 5000], "nests deeper than 64"),
+        (["--attributes", "FILE:" + "[" * 100_000 + "]" * 100_000], "nests deeper than 64"),
+        (["--attributes", "FILE:[" + "1" * 5000 + "]"], "number too long"),
+        (["--attributes", "/dev/zero"], "larger than 1048576 bytes"),
+        (["--report", "FILE:[]"], "report: engagementAttributes: must hold at least one"),
+        (["--report", 'FILE:[{"type": "impDisplay"}]'], "invalid report"),
         (["--no-state"], "not allowed with argument"),
+        (["--domain-api", "http://127.0.0.1:9"], "not allowed with argument"),
     ],
 )
 def test_bad_input_exits_2_with_a_clear_message(tmp_path: Path, extra, message):
@@ -197,14 +217,37 @@ def test_bad_input_exits_2_with_a_clear_message(tmp_path: Path, extra, message):
 
 
 @pytest.mark.parametrize(
-    ("endpoint", "account", "message"),
-    [("ftp://127.0.0.1", "demo", "endpoint"), ("http://127.0.0.1:9", "no-dash", "account_id")],
+    ("option", "url", "account", "message"),
+    [
+        ("--endpoint", "ftp://127.0.0.1", "demo", "endpoint"),
+        ("--endpoint", "http://127.0.0.1:9", "no-dash", "account_id"),
+        ("--domain-api", "http://api.example", "demo", "domain_api: must be an https:// URL"),
+    ],
 )
-def test_bad_endpoint_or_account_exits_2(tmp_path: Path, endpoint, account, message):
-    """A malformed endpoint URL or account id is invalid input (exit 2)."""
-    code, _, err = run("check", "--endpoint", endpoint, "--account", account, "--no-state")
+def test_bad_endpoint_or_account_exits_2(tmp_path: Path, option, url, account, message):
+    """A malformed endpoint or Domain API URL, or account id, is invalid input (exit 2)."""
+    code, _, err = run("check", option, url, "--account", account, "--no-state")
     assert code == EXIT_INVALID_INPUT
     assert message in err
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["[" * 100_000, '{"version": 2, "sessions": {"x": ' + "1" * 5000 + "}}", "\x00" * 2_000_000],
+)
+def test_a_hostile_state_file_is_reported_once_and_repaired(live_server: str, tmp_path, content):
+    """A state file nested 100k deep, holding a 5,000-digit number or 2 MB of junk is reported
+    once, ignored, and replaced by a good one: the check still answers, without a traceback."""
+    state = tmp_path / "s.json"
+    state.write_text(content)
+    code, out, err = check(live_server, state)
+    assert code == EXIT_OK
+    assert json.loads(out)["status"] == "Available"
+    assert err.count("ignoring the state file") == 1
+    assert "Traceback" not in err
+    assert JsonFileStateStore(state, live_server, "demo").load().visitor_id == (
+        json.loads(out)["visitorId"]
+    )
 
 
 def test_validation_failures_still_print_an_error_outcome(tmp_path: Path):
@@ -259,6 +302,77 @@ def test_endpoint_errors_exit_3(live_server: str, target, fault, code):
     assert status == EXIT_ENDPOINT_ERROR
     assert json.loads(out)["error"]["code"] == code
     assert err.splitlines()[-1].startswith("Error ")  # the summary, after the attempt line
+
+
+def test_an_account_id_and_the_domain_api_are_all_it_needs(live_server: str, tmp_path: Path):
+    """--domain-api: the base is looked up (GET .../service/msdkgw/baseURI.json), the check
+    goes to the visitors route of the base it names, and the base is kept in the state file,
+    so the next run asks the Domain API nothing."""
+    state = tmp_path / "s.json"
+    args = ["check", "--account", "demo", "--domain-api", live_server, "--section", "Support",
+            "--state", str(state), *FAST]
+    code, out, err = run(*args)
+    assert code == EXIT_OK, err
+    assert json.loads(out)["status"] == "Available"
+    lines = err.splitlines()
+    assert lines[0] == (
+        "looking up: attempt 1 GET /api/account/demo/service/msdkgw/baseURI.json?version=1.0"
+    )
+    assert lines[1] == "checking: attempt 1 POST /api/account/demo/app/engagement/visitors?v=1.0"
+    stored = JsonFileStateStore(state, live_server, "demo").load_base()
+    assert stored.base == live_server
+    code, _, err = run(*args)
+    assert code == EXIT_OK
+    assert "looking up" not in err
+    paths = [r["path"] for r in httpx.get(f"{live_server}/_emulator/requests").json()["requests"]]
+    assert sum("baseURI.json" in path for path in paths) == 1
+
+
+def test_a_failed_look_up_exits_3_saying_it_was_the_look_up(live_server: str, tmp_path: Path):
+    """An account the Domain API does not know ends as an Error of code "lookup" (exit 3)."""
+    code, out, _ = run("check", "--account", "nobody", "--domain-api", live_server,
+                       "--no-state", "--retry-preset", "none")
+    assert code == EXIT_ENDPOINT_ERROR
+    error = json.loads(out)["error"]
+    assert (error["code"], error["cause"], error["field"]) == ("lookup", 404, "accountId")
+
+
+def test_report_sends_an_update_of_the_session_the_check_ended_in(live_server: str, tmp_path):
+    """--report: after the Available answer, the file's SDEs and impressions are PUT to that
+    session for its page; the emulator records them on the session, in order."""
+    check_code, out, err = check(
+        live_server, tmp_path / "s.json", "--json", "--report",
+        write(tmp_path, json.dumps([
+            {"type": "impDisplay", "campaign": 3346848610, "engId": 3562981110, "revision": 44},
+            {"type": "lead", "lead": {"topic": "bikes"}},
+        ])),
+    )
+    assert check_code == EXIT_OK, err
+    outcome, report = (json.loads(line) for line in out.splitlines())
+    assert outcome["status"] == "Available"
+    assert report == {"status": "Reported", "delivered": True}
+    updates = [json.loads(line) for line in err.splitlines() if '"update"' in line]
+    assert updates[0]["method"] == "PUT"
+    assert updates[0]["url"].endswith(
+        f"/visitors/{outcome['visitorId']}?v=1.0&sid={outcome['sessionId']}"
+    )
+    session = httpx.get(f"{live_server}/_emulator/sessions/{outcome['sessionId']}").json()
+    assert [i["type"] for i in session["impressions"]] == ["impDisplay"]
+    assert session["engagementAttributes"][-1] == {"type": "lead", "lead": {"topic": "bikes"}}
+
+
+def test_a_refused_report_exits_3(live_server: str, tmp_path: Path):
+    """An impression naming an engagement the session was not offered is refused by the
+    endpoint (400): the check's outcome is printed, then the refusal, and the exit code is 3."""
+    code, out, _ = check(
+        live_server, tmp_path / "s.json", "--json", "--report",
+        write(tmp_path, '[{"type": "impAccept", "campaign": 1, "engId": 2, "revision": 3}]'),
+    )
+    assert code == EXIT_ENDPOINT_ERROR
+    outcome, report = (json.loads(line) for line in out.splitlines())
+    assert outcome["status"] == "Available"
+    assert report["error"]["code"] == 400
+    assert report["delivered"] is False
 
 
 def test_serve_refuses_a_bad_scenario_without_a_traceback(tmp_path: Path):
@@ -330,7 +444,7 @@ def test_serve_and_check_as_real_processes(tmp_path: Path):
         port = base.rsplit(":", 1)[1]
         for origin in ("http://page.test", f"http://localhost:{port}"):
             preflight = httpx.options(
-                f"{base}/api/account/demo/app/engagement?v=1.0",
+                f"{base}/api/account/demo/app/engagement/visitors?v=1.0",
                 headers={"Origin": origin, "Access-Control-Request-Method": "POST"},
             )
             assert preflight.headers["access-control-allow-origin"] == origin

@@ -15,7 +15,7 @@ from starlette.routing import Route
 from engage_web.errors import AttemptTimeout, NetworkError
 from engage_web.stdlib_transport import stdlib_transport
 from engage_web.transport import HttpRequest
-from tests.emulator.conftest import ENGAGEMENT, query
+from tests.emulator.conftest import VISITORS, query, session_path
 from tools.devserver import ServerThread
 
 JSON = {"Content-Type": "application/json"}
@@ -25,10 +25,11 @@ def send(request: HttpRequest, timeout: float = 5.0):
     return asyncio.run(stdlib_transport(request, timeout))
 
 
-def test_a_created_answer_comes_back_whole(live_server: str):
-    """A 201 comes back with its status, lower-cased headers and the body text."""
-    answer = send(HttpRequest("POST", f"{live_server}{ENGAGEMENT}{query()}", JSON, "{}"))
-    assert answer.status == 201
+def test_an_answer_comes_back_whole(live_server: str):
+    """A 200 comes back with its status, lower-cased headers and the body text."""
+    body = '{"appType": "EXTERNAL"}'
+    answer = send(HttpRequest("POST", f"{live_server}{VISITORS}{query()}", JSON, body))
+    assert answer.status == 200
     assert answer.header("Content-Type") == "application/json"
     assert json.loads(answer.body)["status"] == "NotAvailable"
 
@@ -38,12 +39,12 @@ def test_error_statuses_are_returned_not_raised(live_server: str, status, retry_
     """4xx and 5xx answers are HttpResponses with their JSON body and headers."""
     if status == 503:
         httpx.post(f"{live_server}/_emulator/faults", json={"status": 503, "retryAfter": 3})
-        url = f"{live_server}{ENGAGEMENT}{query()}"
+        url = f"{live_server}{VISITORS}{query()}"
     elif status == 404:
-        url = f"{live_server}/api/account/nobody/app/engagement{query()}"
+        url = f"{live_server}{session_path(account='nobody')}{query()}"
     else:
-        url = f"{live_server}{ENGAGEMENT}{query(v='9')}"
-    answer = send(HttpRequest("POST", url, JSON, "{}"))
+        url = f"{live_server}{VISITORS}{query(v='9')}"
+    answer = send(HttpRequest("POST", url, JSON, '{"appType": "EXTERNAL"}'))
     assert answer.status == status
     assert answer.header("retry-after") == retry_after
     assert json.loads(answer.body)["message"]
@@ -63,7 +64,7 @@ def test_a_slow_answer_is_an_attempt_timeout(live_server: str):
     """No answer within the timeout: AttemptTimeout carrying that timeout."""
     httpx.post(f"{live_server}/_emulator/faults", json={"delayMs": 700})
     with pytest.raises(AttemptTimeout) as caught:
-        send(HttpRequest("POST", f"{live_server}{ENGAGEMENT}{query()}", JSON, "{}"), timeout=0.2)
+        send(HttpRequest("POST", f"{live_server}{VISITORS}{query()}", JSON, "{}"), timeout=0.2)
     assert caught.value.timeout == 0.2
 
 
@@ -74,7 +75,7 @@ def test_cancelling_returns_at_once(live_server: str):
     async def scenario():
         task = asyncio.ensure_future(
             stdlib_transport(
-                HttpRequest("POST", f"{live_server}{ENGAGEMENT}{query()}", JSON, "{}"), 5.0
+                HttpRequest("POST", f"{live_server}{VISITORS}{query()}", JSON, "{}"), 5.0
             )
         )
         await asyncio.sleep(0)  # let the exchange start
