@@ -3,7 +3,7 @@
 LivePerson calls the objects in ``engagementAttributes`` SDEs ("standard data entities"). Each is
 an object with a string ``type``; some keep their fields at the top level (``cart``), others under
 a wrapper key (``personal`` under ``"personal"``, ``ctmrinfo`` under ``"info"``). This module holds
-the catalogue from ``notes/liveperson-reference.md`` as plain, immutable values so that the
+the catalogue (``docs/protocol.md``, "The SDE catalogue") as plain, immutable values so that the
 validator (``engage_web.validation``), the emulator's OpenAPI document and the property-test
 strategies all read the same table. Nothing here validates anything; see ``validation.py``.
 
@@ -34,7 +34,7 @@ Field kinds (``Field.kind``):
 - ``"object"``: a nested object described by ``nested`` (an ``ObjectSpec``).
 - ``"objects"``: a list of such objects.
 
-Documented disagreements, accepted leniently (``liveperson-reference.md``):
+Documented disagreements, accepted leniently (``docs/protocol.md``):
 
 - ``personal.gender``: MALE/FEMALE/OTHER, and the older ``0``/``1``/``2`` (kept as given: the old
   pages do not say which number is which, so nothing is translated).

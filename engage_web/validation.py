@@ -1,6 +1,6 @@
 """Request validation: decide whether a ``getEngagement`` request (or a report body) is valid, and
 normalise it. The client engine runs it before sending, the emulator on receipt: same rules, same
-messages (``notes/contract.md``, "Request validation").
+messages (``docs/protocol.md``, "Request validation").
 
 Example::
 

@@ -1,7 +1,7 @@
 /**
  * engage-web: the page API defined by one script tag.
  *
- *   <script src="/dist/engage.js" data-endpoint="https://engage.example" data-account-id="demo"></script>
+ *   <script src="/dist/engage.js" data-account-id="12345678"></script>
  *
  * `window.ChatApi` exists as soon as the tag has run. The Python engine boots in a Web Worker;
  * calls made before it is ready are queued and answered. No Promise returned here ever rejects:
@@ -52,16 +52,19 @@ export declare namespace EngageWeb {
 
   /** `engagementDetails` of an Available outcome. */
   interface EngagementDetails {
-    campaignId: string;
-    engagementId: string;
-    contextId: string;
-    windowId: string;
+    /** Ids as LivePerson sends them: documented as numbers, sent as strings. */
+    campaignId: string | number;
+    engagementId: string | number;
+    contextId: string | number;
+    windowId: string | number;
     language: string;
     engagementRevision: number;
     /** How long this engagement may be offered. */
     validForSeconds: number;
-    skillId?: number;
+    skillId?: number | string;
     skillName?: string;
+    /** Only on engagements flagged "authenticated". */
+    connectorId?: number | string;
     [extra: string]: unknown;
   }
 
@@ -86,16 +89,21 @@ export declare namespace EngageWeb {
   /**
    * Why a call ended without an answer. `code`: the HTTP status (400, 401, 404, 413, 415, 5xx),
    * "network", "timeout", "cancelled", "malformed" (a success status with a body that is not the
-   * contract's object), "config" (bad or missing options), "runtime" (the worker could not
-   * start) or, for a report only, "dropped" (the outbox was full). `field` names the offending
-   * request field or option when there is one.
+   * API's object), "lookup" (the Domain API could not name the account's App Engagement API;
+   * `cause` holds the look-up's own code), "config" (bad or missing options), "runtime" (the
+   * worker could not start) or, for a report only, "dropped" (the outbox was full). `field`
+   * names the offending request field or option when there is one; `internalCode` is
+   * LivePerson's own code when its answer gave one (20: the account is loading, 33: illegal
+   * version, ...).
    */
   interface ErrorDetail {
     code:
-      | number | "network" | "timeout" | "cancelled" | "malformed" | "config" | "runtime"
-      | "dropped";
+      | number | "network" | "timeout" | "cancelled" | "malformed" | "lookup" | "config"
+      | "runtime" | "dropped";
     message: string;
     field: string | null;
+    internalCode?: number;
+    cause?: number | string;
     [extra: string]: unknown;
   }
 
@@ -114,8 +122,7 @@ export declare namespace EngageWeb {
    * and delivered later, in order (the error says why it could not be delivered now).
    */
   type ReportResult =
-    | { status: "Reported"; delivered: true; sessionId?: string; visitorId?: string;
-        pageId?: string; recorded?: number; [extra: string]: unknown }
+    | { status: "Reported"; delivered: true; [extra: string]: unknown }
     | (ErrorOutcome & { delivered?: false; queued?: boolean });
 
   /** Payload of `onRetry`, fired before each timed retry. */
@@ -124,9 +131,24 @@ export declare namespace EngageWeb {
     attempt: number;
     /** How long until the next attempt. */
     delayMs: number;
-    /** Why: "NotAvailable", "network", "timeout", "http-503", "malformed", ... */
+    /**
+     * Why: "NotAvailable", "network", "timeout", "http-503", "account-loading" (a cold
+     * LivePerson account), "malformed", ...
+     */
     reason: string;
+    /** "lookup" when it is the Domain API look-up that is retried. */
+    stage?: "lookup";
     [extra: string]: unknown;
+  }
+
+  /** Payload of `onAttempt`, fired before each request: what LivePerson receives. */
+  interface AttemptEvent {
+    /** 1 for the first request of a call, then one more per retry. */
+    attempt: number;
+    /** "lookup" (Domain API), "check" (create session) or "update" (a report). */
+    stage: "lookup" | "check" | "update";
+    method: "GET" | "POST" | "PUT";
+    url: string;
   }
 
   /** Payload of `onReady`. */
@@ -160,6 +182,9 @@ export declare namespace EngageWeb {
     /** Further checks before NotAvailable is reported. */
     notAvailableRechecks?: number;
     notAvailableDelayMs?: number;
+    /** Waits for a cold account ("Loading account", 500/20) before they count as retries. */
+    loadingRetries?: number;
+    loadingDelayMs?: number;
     retryMalformed?: boolean;
   }
 
@@ -185,35 +210,47 @@ export declare namespace EngageWeb {
   interface EventPayloads {
     onEngagement: Outcome;
     onRetry: RetryEvent;
+    onAttempt: AttemptEvent;
     onReady: ReadyEvent;
   }
   type EventName = keyof EventPayloads;
 
   /** Options of `init`; the script tag's data-* attributes set the same ones. */
   interface Config {
-    /** Base URL of the engagement service (data-endpoint); relative URLs resolve against the page. */
-    endpoint?: string;
-    /** data-account-id; `^[A-Za-z0-9_]{1,20}$`. */
+    /** data-account-id; `^[A-Za-z0-9_]{1,20}$`. All a LivePerson account needs. */
     accountId?: string;
+    /**
+     * The App Engagement API's base URL (data-endpoint), skipping the Domain API look-up;
+     * relative URLs resolve against the page.
+     */
+    endpoint?: string;
+    /** LivePerson's Domain API (data-domain-api; default https://api.liveperson.net). */
+    domainApi?: string;
+    /** Send reports as POST with X-HTTP-Method-Override: PUT (data-method-override). */
+    methodOverride?: boolean;
     /** A preset name (data-retry-preset) or options. */
     retry?: RetryOptions | "default" | "liveperson" | "none";
     /** Log the messages to and from the worker with console.debug (data-debug). */
     debug?: boolean;
     onEngagement?: Binding<Outcome>;
     onRetry?: Binding<RetryEvent>;
+    onAttempt?: Binding<AttemptEvent>;
     onReady?: Binding<ReadyEvent>;
   }
 
   interface ChatApi {
     /** Check eligibility and availability. Never rejects; exactly one outcome per call. */
     getEngagement(params?: EngagementRequest): Promise<Outcome>;
-    /** Set or change options; the runtime starts once endpoint and accountId are known. */
+    /** Set or change options; the runtime starts once accountId is known. */
     init(config: Config): boolean;
     /** Add callbacks for an event; an onReady binding made after start-up is called at once. */
     bind<E extends EventName>(event: E, binding: Binding<EventPayloads[E]>): boolean;
     /** Remove callbacks (all of the event's when `binding` is left out). */
     unbind<E extends EventName>(event: E, binding?: Binding<EventPayloads[E]>): boolean;
-    /** Add SDEs (impression events allowed) to the current visitor session. Never rejects. */
+    /**
+     * Add SDEs (impression events allowed) to the visitor session: an update of the session for
+     * `pageId` (default: the page of the last answer in this tab). Never rejects.
+     */
     report(engagementAttributes: EngagementAttribute[] | string, pageId?: string): Promise<ReportResult>;
     /** Stop every pending check (each resolves with an Error outcome, code "cancelled") and the watch. */
     cancel(): void;

@@ -1,14 +1,14 @@
 /*
  * engage.js: the one-tag embed of engage-web.
  *
- *   <script src="/dist/engage.js" data-endpoint="https://engage.example" data-account-id="demo"></script>
+ *   <script src="/dist/engage.js" data-account-id="12345678"></script>
  *   <script>
  *     ChatApi.bind("onEngagement", function (outcome) { console.log(outcome.status); });
  *     ChatApi.getEngagement({ consumerSections: ["Support"] }).then(function (outcome) { ... });
  *   </script>
  *
  * What it does: defines window.ChatApi synchronously (getEngagement, init, bind, unbind, report,
- * cancel, watch, unwatch; events onEngagement, onRetry, onReady) and starts a module Worker
+ * cancel, watch, unwatch; events onEngagement, onRetry, onAttempt, onReady) and starts a module Worker
  * (engage-worker.mjs) that runs engage-web's Python engine in Pyodide, so the host page's main
  * thread never waits for Python to boot. Everything sent to the worker and back is JSON text.
  *
@@ -18,9 +18,11 @@
  *     input, server trouble and a runtime that cannot start all resolve with
  *     {status: "Error", error: {code, message, field}}.
  *   - A page callback that throws (or rejects) is reported with console.error and ignored.
- *   - The visitor session lives here, on the page: vid in localStorage, sid in sessionStorage
- *     (keys scoped by endpoint and account; memory when storage is unavailable). The ids of every
- *     Available / NotAvailable outcome are stored and sent with the next call.
+ *   - The visitor session lives here, on the page: vid in localStorage, sid and the pageId of the
+ *     last answer in sessionStorage (keys scoped by endpoint, or Domain API, and account; memory
+ *     when storage is unavailable). The ids of every Available / NotAvailable outcome are stored
+ *     and sent with the next call. The base the Domain API named for the account is kept in
+ *     localStorage too (the worker says when it resolves or forgets one).
  *   - Including the tag twice is harmless: the second copy says so (console.info) and stops.
  *   - Nothing a page reports is lost to an outage: every report() goes into a durable outbox
  *     (localStorage, per endpoint and account) before it is sent, and leaves it only once the
@@ -29,8 +31,11 @@
  *     entry and the ones behind it for a later flush (when the runtime starts, after any check
  *     answered, when the browser is back online, and every 30 s while entries wait).
  *
- * Options come from the tag's data-* attributes (data-endpoint, data-account-id,
- * data-retry-preset, data-debug) or from ChatApi.init({endpoint, accountId, retry, debug, ...}).
+ * Options come from the tag's data-* attributes (data-account-id, data-endpoint or
+ * data-domain-api, data-retry-preset, data-method-override, data-debug) or from
+ * ChatApi.init({accountId, endpoint, domainApi, retry, methodOverride, debug, ...}). With only an
+ * account id, LivePerson's Domain API (https://api.liveperson.net) names where its App Engagement
+ * API lives; an endpoint skips that look-up.
  * Types: engage.d.ts. Python callbacks on PyScript pages: engage_web/browser/page.py.
  */
 (function () {
@@ -38,7 +43,8 @@
 
   var TAG = "[engage-web]";
   var VERSION = "0.1.0";
-  var EVENTS = ["onEngagement", "onRetry", "onReady"];
+  var EVENTS = ["onEngagement", "onRetry", "onAttempt", "onReady"];
+  var DEFAULT_DOMAIN_API = "https://api.liveperson.net";
   var script = document.currentScript ||
     document.querySelector('script[src*="engage.js"][data-endpoint], script[src*="engage.js"]');
 
@@ -50,8 +56,9 @@
 
   // -- state ---------------------------------------------------------------------------------
 
-  var config = { endpoint: null, accountId: null, retry: null, debug: false };
-  var bindings = { onEngagement: [], onRetry: [], onReady: [] };
+  var config = { endpoint: null, domainApi: null, accountId: null, retry: null,
+    methodOverride: false, debug: false };
+  var bindings = { onEngagement: [], onRetry: [], onAttempt: [], onReady: [] };
   var pending = new Map();   // call id -> {kind, resolve}
   var backlog = [];          // messages waiting for a worker (no endpoint/account configured yet)
   var worker = null;
@@ -92,8 +99,13 @@
     }
   }
 
+  /** Where the calls go: the endpoint, or the Domain API that names it. */
+  function where() {
+    return config.endpoint || "domain:" + (config.domainApi || DEFAULT_DOMAIN_API);
+  }
+
   function sessionKey(name) {
-    return "engage-web:" + name + ":" + config.endpoint + "|" + config.accountId;
+    return "engage-web:" + name + ":" + where() + "|" + config.accountId;
   }
 
   function storedSession() {
@@ -108,6 +120,32 @@
     }
   }
 
+  /** The pageId of the last answer in this tab: a report belongs to that page by default. */
+  function storedPageId() {
+    try { return sessions.sid.getItem(sessionKey("page")); } catch (err) { return null; }
+  }
+
+  /** The base the Domain API named for this account, as the worker last reported it. */
+  function storedBase() {
+    if (config.endpoint) return null;
+    try { return JSON.parse(sessions.vid.getItem(sessionKey("base")) || "null"); } catch (err) {
+      return null;
+    }
+  }
+
+  function storeBase(message) {
+    try {
+      if (message.base) {
+        sessions.vid.setItem(sessionKey("base"),
+          toJson({ base: message.base, resolvedAt: message.resolvedAt }));
+      } else {
+        sessions.vid.removeItem(sessionKey("base"));
+      }
+    } catch (err) {
+      debug("could not store the resolved base:", err);
+    }
+  }
+
   function remember(outcome) {
     var status = outcome && outcome.status;
     if ((status === "Available" || status === "NotAvailable") &&
@@ -115,6 +153,9 @@
       try {
         sessions.vid.setItem(sessionKey("vid"), outcome.visitorId);
         sessions.sid.setItem(sessionKey("sid"), outcome.sessionId);
+        if (typeof outcome.pageId === "string") {
+          sessions.sid.setItem(sessionKey("page"), outcome.pageId);
+        }
       } catch (err) {
         debug("could not store the session ids:", err);
       }
@@ -200,15 +241,16 @@
 
   /** Start the worker, or hand it a changed configuration (an unchanged one is not resent). */
   function start() {
-    var init;
+    var init, same;
     try {
-      init = toJson({ type: "init", config: workerConfig() });
+      same = toJson(workerConfig());
+      init = toJson({ type: "init", config: workerConfig(storedBase()) });
     } catch (err) {
       fail("ChatApi.init: retry options must be JSON data: " + err.message, "config", "retry");
       return;
     }
-    if (init === sentInit) return;
-    sentInit = init;
+    if (same === sentInit) return;
+    sentInit = same;
     debug("-> init", workerConfig());
     if (worker) { worker.postMessage(init); return; }
     try {
@@ -227,8 +269,11 @@
     backlog.splice(0).forEach(send);
   }
 
-  function workerConfig() {
-    return { endpoint: config.endpoint, accountId: config.accountId, retry: config.retry };
+  function workerConfig(cachedBase) {
+    var out = { endpoint: config.endpoint, domainApi: config.domainApi,
+      accountId: config.accountId, retry: config.retry, methodOverride: config.methodOverride };
+    if (cachedBase) out.cachedBase = cachedBase;
+    return out;
   }
 
   function receive(text) {
@@ -248,6 +293,10 @@
       flushOutbox();
     } else if (message.type === "retry") {
       emit("onRetry", message.event);
+    } else if (message.type === "attempt") {
+      emit("onAttempt", message.event);
+    } else if (message.type === "base") {
+      storeBase(message);
     } else if (message.type === "engagement") {   // from a watch: the outcome changed
       remember(message.outcome);
       emit("onEngagement", message.outcome);
@@ -377,9 +426,11 @@
       return call("report", message);   // answers with the 400 naming the field
     }
     return new Promise(function (resolve) {
+      var configured = !!config.accountId;
       var entry = { id: Date.now().toString(36) + "-" + (++lastId), at: Date.now(),
-        engagementAttributes: data.engagementAttributes, pageId: data.pageId,
-        session: config.endpoint && config.accountId ? storedSession() : null };
+        engagementAttributes: data.engagementAttributes,
+        pageId: data.pageId === null && configured ? storedPageId() : data.pageId,
+        session: configured ? storedSession() : null };
       outboxEntries().push(entry);
       saveOutbox();
       outbox.waiters.set(entry.id, resolve);
@@ -400,7 +451,7 @@
 
   /** The outbox of the configured endpoint and account, loaded from localStorage on a change. */
   function outboxEntries() {
-    var key = config.endpoint && config.accountId ? sessionKey("outbox") : null;
+    var key = config.accountId ? sessionKey("outbox") : null;
     if (key !== outbox.key) {
       var early = outbox.key === null ? outbox.entries : [];   // made before init named one
       var stored = [];
@@ -461,7 +512,8 @@
 
   /** A failure that time can cure: keep the report and try again later. */
   function curable(result) {
-    var code = result && result.error && result.error.code;
+    var error = (result && result.error) || {};
+    var code = error.code === "lookup" ? error.cause : error.code;
     return code === "network" || code === "timeout" || code === "malformed" ||
       code === "runtime" || code === "cancelled" || code === 429 ||
       (typeof code === "number" && code >= 500);
@@ -477,10 +529,13 @@
       var entry = outbox.entries[0];
       if (!entry) { outbox.flushing = false; return; }
       var key = outbox.key;
-      // The session it was made in; one made before any session existed takes today's.
-      var session = entry.session && entry.session.sid ? entry.session : storedSession();
+      // The session it was made in; one made before any session existed takes today's, and
+      // the page of today's answer.
+      var made = entry.session && entry.session.sid;
+      var session = made ? entry.session : storedSession();
+      var pageId = entry.pageId || (made ? null : storedPageId());
       call("report", { type: "report", engagementAttributes: entry.engagementAttributes,
-        pageId: entry.pageId, session: session }).then(function (result) {
+        pageId: pageId, session: session }).then(function (result) {
         if (key !== outbox.key) { outbox.flushing = false; return; }   // re-init elsewhere
         var delivered = result && result.status === "Reported";
         if (!delivered && curable(result)) {
@@ -607,21 +662,26 @@
         describe(options));
       return false;
     }
-    if (options.endpoint !== undefined) config.endpoint = absolute(options.endpoint);
+    if (options.endpoint !== undefined) {
+      config.endpoint = options.endpoint === null ? null : absolute(options.endpoint);
+    }
+    if (options.domainApi !== undefined) {
+      config.domainApi = options.domainApi === null ? null : absolute(options.domainApi);
+    }
     if (options.accountId !== undefined) config.accountId = options.accountId;
     if (options.retry !== undefined) config.retry = options.retry;
+    if (options.methodOverride !== undefined) config.methodOverride = !!options.methodOverride;
     if (options.debug !== undefined) config.debug = !!options.debug;
     EVENTS.forEach(function (event) {
       if (options[event] !== undefined) bind(event, options[event]);
     });
-    if (config.endpoint && config.accountId) {
+    if (config.accountId) {
       if (failure && failure.error.code === "config") failure = null;   // a new config may fix it
       start();
       return true;
     }
-    console.error(TAG + " ChatApi.init: " + (config.endpoint ? "accountId" : "endpoint") +
-      " is required (data-" + (config.endpoint ? "account-id" : "endpoint") +
-      " on the script tag or ChatApi.init({...})); calls wait until it is set.");
+    console.error(TAG + " ChatApi.init: accountId is required (data-account-id on the script " +
+      "tag or ChatApi.init({accountId})); calls wait until it is set.");
     return false;
   }
 
@@ -667,10 +727,12 @@
   var data = (script && script.dataset) || {};
   var fromTag = {};
   if (data.endpoint) fromTag.endpoint = data.endpoint;
+  if (data.domainApi) fromTag.domainApi = data.domainApi;
   if (data.accountId) fromTag.accountId = data.accountId;
   if (data.retryPreset) fromTag.retry = { preset: data.retryPreset };
+  if (data.methodOverride !== undefined) fromTag.methodOverride = data.methodOverride !== "false";
   if (data.debug !== undefined) fromTag.debug = data.debug !== "false";
-  if (fromTag.endpoint || fromTag.accountId) init(fromTag);
+  if (fromTag.endpoint || fromTag.domainApi || fromTag.accountId) init(fromTag);
   else if (fromTag.debug) config.debug = true;
 
   window.addEventListener("online", function () { flushOutbox(); });

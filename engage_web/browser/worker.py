@@ -5,7 +5,8 @@ each message to :func:`handle` and posts back the JSON text it returns. Only JSO
 JavaScript and Python, so no proxy ever needs releasing. ``onRetry`` events are posted by Python
 itself with ``js.postMessage``. Messages and answers::
 
-    {"type": "init", "config": {"endpoint", "accountId", "retry"}}  -> {"type": "ready"}
+    {"type": "init", "config": {"endpoint" | "domainApi", "accountId", "retry",
+                                "methodOverride", "cachedBase"}}   -> {"type": "ready"}
                                                                     or {"type": "failed", ...}
     {"type": "check", "id", "params", "session": {"vid", "sid"}}    -> {"type": "outcome", ...}
     {"type": "report", "id", "engagementAttributes", "pageId", "session"}
@@ -17,8 +18,12 @@ itself with ``js.postMessage``. Messages and answers::
 
 This module is the JS edge: camelCase options become the engine's snake_case names and seconds
 here (``retry: {attemptTimeoutMs: 2000}`` -> ``RetryPolicy.from_dict({"attempt_timeout": 2.0})``),
-never in the engine. The page owns the visitor session (local/session storage); every message
-carries the stored ids and :class:`WorkerHost` hands them to the engine's session store.
+never in the engine. The page owns what must outlive the worker (a worker has no local storage):
+the visitor session (every message carries the stored ids and :class:`WorkerHost` hands them to
+the engine's session store) and the base the Domain API named (``cachedBase`` in ``init``; the
+worker posts ``{"type": "base", "base", "resolvedAt"}`` whenever it resolves or forgets one).
+Besides ``retry`` and ``engagement``, Python posts ``{"type": "attempt", "event"}`` before each
+request (``onAttempt``: the request line LivePerson receives).
 
 It runs under CPython too (tests pass a fake transport and collect what would be posted)::
 
@@ -38,6 +43,7 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from engage_web.domain import MemoryBaseCache, ResolvedBase
 from engage_web.errors import ConfigError
 from engage_web.session import MemorySessionStore, Session
 
@@ -62,6 +68,7 @@ _MS_OPTIONS = {
     "backoffMaxMs": "backoff_max",
     "retryAfterMaxMs": "retry_after_max",
     "notAvailableDelayMs": "not_available_delay",
+    "loadingDelayMs": "loading_delay",
     "scheduleMs": "schedule",
 }
 # JS retry options passed through unchanged (camelCase -> snake_case).
@@ -73,6 +80,7 @@ _PLAIN_OPTIONS = (
     "jitter",
     "retryStatuses",
     "notAvailableRechecks",
+    "loadingRetries",
     "retryMalformed",
 )
 
@@ -233,6 +241,36 @@ def _error(code: int | str, message: str, field: str | None = None) -> dict[str,
     return {"status": "Error", "error": {"code": code, "message": message, "field": field}}
 
 
+class PageBaseCache(MemoryBaseCache):
+    """The base cache of the worker: seeded from the page's storage at ``init``, and every change
+    posted back to the page, which keeps it across page views (``engage.js``)."""
+
+    def __init__(self, post: Callable[[str], object], cached: object) -> None:
+        super().__init__(_resolved_base(cached))
+        self._post = post
+
+    def save_base(self, resolved: ResolvedBase | None) -> None:
+        """Keep ``resolved`` and tell the page to store it (``None``: to forget it)."""
+        super().save_base(resolved)
+        message: dict[str, Any] = {"type": "base", "base": None, "resolvedAt": None}
+        if resolved is not None:
+            message.update(base=resolved.base, resolvedAt=round(resolved.resolved_at * 1000))
+        self._post(json.dumps(message))
+
+
+def _resolved_base(cached: object) -> ResolvedBase | None:
+    """The page's stored ``{base, resolvedAt (ms)}``, or None when absent or mangled (the engine
+    checks the URL again before using it)."""
+    if not isinstance(cached, Mapping):
+        return None
+    base, at = cached.get("base"), cached.get("resolvedAt")
+    if not isinstance(base, str) or isinstance(at, bool) or not isinstance(at, int | float):
+        return None
+    if not math.isfinite(at):
+        return None
+    return ResolvedBase(base, at / 1000)
+
+
 class WorkerHost:
     """Holds the engine for one worker and answers the facade's messages.
 
@@ -314,16 +352,22 @@ class WorkerHost:
             retry = retry_options_from_js(config.get("retry"))
             policy = RetryPolicy.from_dict(retry) if retry is not None else None
             endpoint, account_id = config.get("endpoint"), config.get("accountId")
+            bases = PageBaseCache(self._post, config.get("cachedBase"))
+            override = config.get("methodOverride", False)
 
             def make_api(**options: Any) -> Any:
                 return ChatApi(
                     endpoint,
                     account_id,
+                    domain_api=config.get("domainApi"),
                     on_retry=self._on_retry,
+                    on_attempt=self._on_attempt,
                     retry=policy,
                     transport=self._transport,
                     clock=self._clock,
                     session_store=self._store,
+                    base_cache=bases,
+                    method_override=override,
                     **options,
                 )
 
@@ -379,9 +423,12 @@ class WorkerHost:
     def _on_retry(self, event: object) -> None:
         self._post(json.dumps({"type": "retry", "event": retry_event_to_js(event)}))
 
+    def _on_attempt(self, event: object) -> None:
+        self._post(json.dumps({"type": "attempt", "event": retry_event_to_js(event)}))
+
     def _not_ready(self) -> dict[str, Any]:
         return self._config_error or _error(
-            "config", "engage-web is not configured: call ChatApi.init({endpoint, accountId})"
+            "config", "engage-web is not configured: call ChatApi.init({accountId})"
         )
 
     def _seed_session(self, ids: object) -> None:

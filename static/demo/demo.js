@@ -18,6 +18,13 @@
     network: "the connection failed",
     timeout: "no answer within the attempt timeout",
     malformed: "the answer was not the expected JSON",
+    "account-loading": "the LivePerson account is still loading (a cold account)",
+  };
+  // What each request of onAttempt is, in LivePerson's App Engagement API.
+  var STAGES = {
+    lookup: "Domain API look-up",
+    check: "Create session",
+    update: "Update session",
   };
 
   var script = document.currentScript;
@@ -319,6 +326,15 @@
       seconds(event.delayMs) + ".");
   });
 
+  // The real request line of each attempt: exactly what LivePerson would receive.
+  ChatApi.bind("onAttempt", function (event) {
+    var target = event.url;
+    try { var url = new URL(event.url); target = url.pathname + url.search; } catch (err) { /* as is */ }
+    var item = addEntry("request", (STAGES[event.stage] || event.stage) + ", attempt " +
+      event.attempt);
+    item.append(el("code", "t-detail t-wire", event.method + " " + target));
+  });
+
   ChatApi.bind("onReady", function (event) {
     var boot = event && event.bootMs ? " in " + seconds(event.bootMs) : "";
     addEntry("ready", "Engine ready" + boot, "Python " + "(Pyodide) in a Web Worker");
@@ -329,7 +345,7 @@
     var detail = event.detail;
     var ok = detail.result && detail.result.status === "Reported";
     addEntry(ok ? "report" : "Error", (ok ? "Reported " : "Could not report ") + detail.type,
-      ok ? "recorded on session " + (detail.result.sessionId || "")
+      ok ? "the update of the session was delivered"
         : (detail.result.error && detail.result.error.message) || "");
     if (detail.type === "impAccept" && ok) {
       var note = el("p", "accepted",
