@@ -1,14 +1,18 @@
-"""The local engagement endpoint: a faithful emulator of LivePerson's engagement check.
+"""The local engagement endpoint: a faithful emulator of LivePerson's App Engagement API (create
+and update session at ``/api/account/{accountId}/app/engagement/visitors/{vid}``) and of the
+Domain API look-up that names its base URL (``docs/protocol.md``).
 
 Run it with ``python3 -m engage_web serve`` or build the ASGI app yourself::
 
     from engage_web.emulator import create_app
     app = create_app()                      # the built-in scenario: account "demo"
 
-Modules: ``app`` (routes), ``model`` (sessions and the engagement decision), ``scenario``
-(TOML scenarios), ``faults`` and ``guard`` (injected failures, request log, JSON 500s),
-``control`` (``/_emulator/`` routes), ``bodies`` (safe body reading), ``static`` (demo files),
-``seed`` (the seed's example request, which the default scenario answers).
+Modules: ``app`` (routes), ``model`` (sessions, cold accounts and the engagement decision),
+``scenario`` (TOML scenarios), ``faults`` and ``guard`` (injected failures, request log, header
+limit, JSON 500s), ``control`` (``/_emulator/`` routes), ``bodies`` (safe body reading),
+``limits`` (every bound in one place), ``server`` (the uvicorn settings that cut off slow and
+oversized clients), ``static`` (demo files), ``seed`` (the seed's example request, which the
+default scenario answers), ``openapi`` (the generator of ``openapi.json``).
 """
 
 from engage_web.emulator.app import create_app

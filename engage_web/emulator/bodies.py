@@ -1,9 +1,11 @@
-"""Reading request bodies safely: size limit, content type, strict UTF-8 JSON.
+"""Reading request bodies safely: size limit, time limit, content type, strict UTF-8 JSON.
 
-The public routes accept at most 64 KiB of ``application/json`` (UTF-8). The size is checked
+Every route accepts at most 64 KiB of ``application/json`` (UTF-8). The size is checked
 twice: the declared ``Content-Length`` before reading anything, and the bytes actually received
 while reading, which stops as soon as the limit is passed (a lying or absent Content-Length
-cannot make the emulator buffer unbounded input).
+cannot make the emulator buffer unbounded input). A body that has not arrived whole within the
+body timeout (``limits.BODY_TIMEOUT``, the app's ``body_timeout``) answers 408 and the
+connection is closed, so a client trickling bytes cannot hold a request open.
 
 Choices (documented in the OpenAPI document too): invalid UTF-8, a JSON syntax error,
 ``NaN``/``Infinity``, a duplicate key in any object, an integer too long for Python to parse
@@ -17,16 +19,16 @@ naming the problem; an empty body counts as ``{}``::
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 from starlette.requests import Request
 
 from engage_web.emulator.errors import ApiError
+from engage_web.emulator.limits import BODY_TIMEOUT, MAX_BODY_BYTES
 
 __all__ = ["MAX_BODY_BYTES", "check_content_type", "parse_json_object", "read_body"]
-
-MAX_BODY_BYTES = 64 * 1024
 
 
 def _too_large(received: str) -> ApiError:
@@ -34,24 +36,36 @@ def _too_large(received: str) -> ApiError:
 
 
 async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
-    """The request body, at most ``limit`` bytes; ApiError 413 beyond, 400 for a bad length."""
+    """The request body, at most ``limit`` bytes, within the app's body timeout; ApiError 413
+    beyond the size, 408 beyond the time, 400 for a bad length."""
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.isdigit():
+        if not (declared.isascii() and declared.isdigit()):
+            shown = declared if len(declared) <= 40 else declared[:37] + "..."
             raise ApiError(
                 400,
-                f"Content-Length must be a number of bytes; got {declared!r}",
+                f"Content-Length must be a number of bytes; got {shown!r}",
                 field="Content-Length",
             )
-        if int(declared) > limit:
-            raise _too_large(f"Content-Length says {int(declared)}")
+        if len(declared) > 12 or int(declared) > limit:
+            raise _too_large(f"Content-Length says {declared[:40]}")
+    timeout = getattr(request.app.state, "body_timeout", BODY_TIMEOUT)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(f"received more than {limit}")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(timeout):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise _too_large(f"received more than {limit}")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise ApiError(
+            408,
+            f"the body did not arrive within {timeout:g} s ({size} bytes received); send it "
+            "whole, at once",
+            headers={"Connection": "close"},
+        ) from None
     return b"".join(chunks)
 
 

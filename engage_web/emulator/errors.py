@@ -1,9 +1,12 @@
 """Error answers of the emulator: one exception type and the documented JSON error body.
 
 Every error the emulator gives, from a failed validation to a bug in the emulator itself, has the
-same JSON shape (``contract.md``, "Wire format")::
+body LivePerson's App Engagement API documents (``docs/protocol.md``, "Errors"): ``time`` (ms
+since the epoch), ``message`` and ``internalCode``. The emulator may add ``field`` (the dotted
+path of the value at fault) and, for validation errors, ``errors``/``errorCount``; a client must
+not depend on these extensions::
 
-    {"time": 1732390000000, "message": "...", "internalCode": 5, "field": "appDetails.os"}
+    {"time": 1469543282471, "message": "Illegal Version", "internalCode": 33, "field": "v"}
 
 Handlers raise :class:`ApiError`; the app turns it into that body::
 
@@ -11,23 +14,32 @@ Handlers raise :class:`ApiError`; the app turns it into that body::
     ...                field="Content-Type")
     >>> err.body(time_ms=0)["internalCode"]
     5
+    >>> ApiError(500, "Loading account: demo, vid: v1", internal_code=20).body(time_ms=0)
+    {'time': 0, 'message': 'Loading account: demo, vid: v1', 'internalCode': 20}
 
-Internal codes follow LivePerson's Monitoring API where it has one (``liveperson-reference.md``):
+Internal codes are LivePerson's where it documents one (33, 20), else those of its sibling
+Monitoring API (5, 37, 39, 18):
 
 =======  ==============  =====================================================================
 status   internalCode    when
 =======  ==============  =====================================================================
 400      5               request data missing or invalid: validation, bad JSON, invalid UTF-8,
-                         duplicate JSON keys, body not an object
-400      33              missing or unsupported API version ``v``
-401      37              ``vid`` malformed or missing where required
-401      39              ``sid`` malformed, missing, unknown or expired where a live one is needed
-404      20              unknown account (LivePerson: "account not loaded")
-404      18              unknown route (LivePerson: invalid app installation path)
+                         duplicate JSON keys, body not an object, ids in the body, a pageId
+                         the session was not answered with, an impression of an engagement
+                         the session was not offered
+400      33              ``Illegal Version``: ``v`` (``version`` on the Domain API) missing or
+                         not ``1.0``
+401      37              ``vid`` malformed, or missing where an update needs it
+401      39              ``sid`` malformed, missing on an update, given without a ``vid``, or
+                         not a live session of that visitor on an update
+404      18              unknown account, unknown service name, unknown route
 405      18              method not allowed on a known route
+408      5               the request body did not arrive within the body timeout
 413      5               body over 64 KiB
 415      5               body present but not ``application/json`` (UTF-8)
 429/503  0               injected by a fault (no LivePerson code); always with ``Retry-After``
+431      5               too many header lines
+500      20              a cold account: ``Loading account: {accountId}, vid: {vid}``
 500      18              internal error: a bug in the emulator, or an injected 5xx
 =======  ==============  =====================================================================
 """
@@ -44,9 +56,11 @@ CODE_BY_STATUS: Mapping[int, int] = {
     401: 39,
     404: 18,
     405: 18,
+    408: 5,
     413: 5,
     415: 5,
     429: 0,
+    431: 5,
     500: 18,
     502: 18,
     503: 0,
@@ -63,20 +77,17 @@ def error_body(
     field: str | None = None,
     extra: Mapping[str, object] | None = None,
 ) -> dict[str, object]:
-    """The documented JSON error body.
+    """The documented JSON error body; ``field`` only when a single field is at fault.
 
     Example::
 
-        >>> error_body(400, "v must be 1.0; got '2.0'", time_ms=1, internal_code=33, field="v")
-        {'time': 1, 'message': "v must be 1.0; got '2.0'", 'internalCode': 33, 'field': 'v'}
+        >>> error_body(400, "Illegal Version", time_ms=1, internal_code=33, field="v")
+        {'time': 1, 'message': 'Illegal Version', 'internalCode': 33, 'field': 'v'}
     """
     code = internal_code if internal_code is not None else CODE_BY_STATUS.get(status, 0)
-    body: dict[str, object] = {
-        "time": time_ms,
-        "message": message,
-        "internalCode": code,
-        "field": field,
-    }
+    body: dict[str, object] = {"time": time_ms, "message": message, "internalCode": code}
+    if field is not None:
+        body["field"] = field
     if extra:
         body.update(extra)
     return body
@@ -89,7 +100,7 @@ class ApiError(Exception):
 
     Example::
 
-        raise ApiError(404, "unknown account 'acme'", internal_code=20, field="accountId")
+        raise ApiError(404, "unknown account 'acme'", field="accountId")
     """
 
     def __init__(

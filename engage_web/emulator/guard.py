@@ -1,11 +1,16 @@
-"""The ASGI layer around every emulator route: faults, the request log, no-store, JSON 500s.
+"""The ASGI layer around every emulator route: header limit, faults, the request log, no-store,
+JSON 500s.
 
 It sits inside CORS (so its answers carry the CORS headers) and outside the routes::
 
     CORSMiddleware -> Guard -> Starlette's exception handling -> routes
 
-For public requests (paths under ``/api/``, any method but OPTIONS) it takes one injected fault
-(``faults.py``) and logs method, path, query and final status in the bounded request log. Every
+A request with more than ``limits.MAX_HEADER_COUNT`` header lines answers 431 before anything
+else. For public requests (paths under ``/api/``, any method but OPTIONS) it names the route
+(``check``, ``update`` or ``domain``; :func:`public_route`), takes one injected fault that
+applies to it (``faults.py``), and logs in the bounded request log what LivePerson would have
+received: method, path with query (``target``, and ``requestLine`` = method and target), the
+``X-HTTP-Method-Override`` header when one was sent, the route and the final status. Every
 API and control answer, and any other answer without a cache policy of its own (errors), gets
 ``Cache-Control: no-store``. An exception from a route (a bug in the emulator) becomes the
 documented JSON 500 body instead of a traceback; the traceback goes to the ``engage_web.emulator``
@@ -18,20 +23,85 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from engage_web.emulator import limits
 from engage_web.emulator.errors import error_body
 from engage_web.emulator.faults import Fault, FaultQueue
 from engage_web.emulator.model import Model
+from engage_web.wire import DOMAIN_PATH, METHOD_OVERRIDE_HEADER, VISITOR_PATH, VISITORS_PATH
 
-__all__ = ["DroppedConnection", "Guard", "install_drop_log_filter"]
+__all__ = [
+    "DroppedConnection",
+    "Guard",
+    "install_drop_log_filter",
+    "method_override",
+    "public_route",
+]
 
 log = logging.getLogger("engage_web.emulator")
 
 PUBLIC_PREFIX = "/api/"
 NO_STORE_PREFIXES = ("/api/", "/_emulator/", "/openapi.json")
+_OVERRIDE = METHOD_OVERRIDE_HEADER.lower().encode("latin-1")
+
+
+def _path_pattern(*templates: str) -> re.Pattern[str]:
+    """A regex matching any of the wire's path templates, each ``{name}`` one path segment."""
+    alternatives = [
+        re.sub(r"\\\{[a-z_]+\\\}", "[^/]+", re.escape(template)) for template in templates
+    ]
+    return re.compile("(?:" + "|".join(alternatives) + ")")
+
+
+_VISITORS = _path_pattern(VISITORS_PATH, VISITOR_PATH)
+_DOMAIN = _path_pattern(DOMAIN_PATH)
+
+
+def method_override(headers: list[tuple[bytes, bytes]]) -> str | None:
+    """The ``X-HTTP-Method-Override`` header's value (stripped, upper case), or None.
+
+    >>> method_override([(b"x-http-method-override", b" put ")])
+    'PUT'
+    """
+    for name, value in headers:
+        if name.lower() == _OVERRIDE:
+            return value.decode("latin-1").strip().upper()[:20]
+    return None
+
+
+def public_route(method: str, path: str, override: str | None) -> str | None:
+    """Which public route a request reaches: ``"check"``, ``"update"``, ``"domain"`` or None.
+
+    >>> public_route("POST", "/api/account/demo/app/engagement/visitors", None)
+    'check'
+    >>> public_route("POST", "/api/account/demo/app/engagement/visitors/v1", "PUT")
+    'update'
+    >>> public_route("GET", "/api/account/demo/service/msdkgw/baseURI.json", None)
+    'domain'
+    """
+    if _DOMAIN.fullmatch(path):
+        return "domain" if method in ("GET", "HEAD") else None
+    if _VISITORS.fullmatch(path):
+        if method == "PUT" or (method == "POST" and override == "PUT"):
+            return "update"
+        if method == "POST":
+            return "check"
+    return None
+
+
+def _target(scope: Scope) -> str:
+    """The path with its query as the client sent them, shortened for the log if very long."""
+    raw = scope.get("raw_path") or scope["path"].encode("utf-8")
+    query = scope.get("query_string", b"")
+    target = (raw + (b"?" + query if query else b"")).decode("latin-1")
+    shown = limits.REQUEST_TARGET_SHOWN
+    if len(target) > shown:
+        return f"{target[:shown]}...({len(target)} characters)"
+    return target
 
 
 class DroppedConnection(Exception):
@@ -90,15 +160,36 @@ class Guard:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        public = path.startswith(PUBLIC_PREFIX) and scope["method"] != "OPTIONS"
+        method: str = scope["method"]
+        headers = scope.get("headers", [])
+        if len(headers) > limits.MAX_HEADER_COUNT:
+            await self._answer(
+                send,
+                431,
+                f"the request has {len(headers)} header lines; at most "
+                f"{limits.MAX_HEADER_COUNT} are accepted",
+                close=True,
+            )
+            return
+        public = path.startswith(PUBLIC_PREFIX) and method != "OPTIONS"
         no_store = path.startswith(NO_STORE_PREFIXES)
+        override = method_override(headers) if method == "POST" else None
+        route = public_route(method, path, override)
+        target = _target(scope)
         entry: dict[str, object] = {
             "time": int(self.model.clock() * 1000),
-            "method": scope["method"],
-            "path": path,
-            "query": scope.get("query_string", b"").decode("latin-1"),
+            "method": method,
+            "path": path[: limits.REQUEST_TARGET_SHOWN],
+            "query": scope.get("query_string", b"").decode("latin-1")[
+                : limits.REQUEST_TARGET_SHOWN
+            ],
+            "target": target,
+            "requestLine": f"{method} {target}",
+            "route": route,
             "status": None,
         }
+        if override is not None:
+            entry["methodOverride"] = override
         started = False
 
         async def send_wrapper(message: Message) -> None:
@@ -116,7 +207,7 @@ class Guard:
 
         if public:
             self.model.log_request(entry)
-            fault = self.faults.take()
+            fault = self.faults.take(route)
             if fault is not None:
                 entry["fault"] = fault.mode or fault.status or "delay"
                 if fault.delay_ms:
@@ -152,6 +243,15 @@ class Guard:
             )
             await send_wrapper(start)
             await send_wrapper({"type": "http.response.body", "body": payload})
+
+    async def _answer(self, send: Send, status: int, message: str, *, close: bool = False) -> None:
+        extra = [(b"connection", b"close")] if close else []
+        extra.append((b"cache-control", b"no-store"))
+        start, payload = _json_message(
+            status, error_body(status, message, time_ms=int(self.model.clock() * 1000)), extra
+        )
+        await send(start)
+        await send({"type": "http.response.body", "body": payload})
 
     async def _answer_fault(self, fault: Fault, send: Send) -> None:
         now_ms = int(self.model.clock() * 1000)

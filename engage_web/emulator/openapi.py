@@ -1,11 +1,13 @@
 """The OpenAPI 3.1 document of the emulator's public routes, generated from the catalogue.
 
 ``openapi.json`` (next to this module) is the committed output, served at ``GET /openapi.json``.
-It is generated, never edited by hand, from the same constants the validator uses
-(``engage_web.sde``, ``engage_web.validation``, ``engage_web.wire``), so enums, required fields
-and SDE types cannot drift; ``tests/emulator/test_openapi.py`` fails when the file is stale and
-checks each route's documented status codes against the ones the emulator really answers.
-Regenerate after changing the catalogue or a route::
+It is generated, never edited by hand, from the same constants and schemas the validator uses
+(``engage_web.validation.request_json_schema`` and ``update_json_schema``, ``engage_web.sde``,
+the paths of ``engage_web.wire``), so enums, required fields and SDE types cannot drift;
+``tests/emulator/test_openapi.py`` fails when the file is stale and checks each route's
+documented status codes against the ones the emulator really answers. The routes are those of
+LivePerson's App Engagement API and Domain API (``docs/protocol.md``). Regenerate after changing
+the catalogue or a route::
 
     python3 -m engage_web.emulator.openapi          # rewrites engage_web/emulator/openapi.json
 """
@@ -17,49 +19,66 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from engage_web.emulator.app import MAX_LISTED_ERRORS
-from engage_web.emulator.bodies import MAX_BODY_BYTES
-from engage_web.emulator.faults import MODES
-from engage_web.sde import (
-    APP_DETAILS,
-    APP_TYPES,
-    DEVICE_FAMILIES,
-    IMPRESSION_TYPES,
-    MAX_STRING_LENGTH,
-    OPERATING_SYSTEMS,
-    SDE_TYPES,
-    sde_json_schema,
+from engage_web.emulator.app import ILLEGAL_VERSION, MAX_LISTED_ERRORS, SERVICE_NAME
+from engage_web.emulator.faults import MODES, ROUTES
+from engage_web.emulator.limits import (
+    BODY_TIMEOUT,
+    HEAD_TIMEOUT,
+    MAX_BODY_BYTES,
+    MAX_HEAD_BYTES,
+    MAX_HEADER_COUNT,
 )
+from engage_web.sde import APP_TYPES
 from engage_web.validation import (
     ACCOUNT_ID_PATTERN,
-    MAX_ATTRIBUTES,
-    MAX_SECTION_LENGTH,
-    MAX_SECTIONS,
     SESSION_ID_PATTERN,
+    request_json_schema,
+    update_json_schema,
 )
-from engage_web.wire import API_VERSION, ENGAGEMENT_PATH, REPORT_PATH
+from engage_web.wire import (
+    API_VERSION,
+    DOMAIN_API_VERSION,
+    DOMAIN_PATH,
+    METHOD_OVERRIDE_HEADER,
+    VISITOR_PATH,
+    VISITORS_PATH,
+)
 
-__all__ = ["OPENAPI_PATH", "ROUTE_STATUSES", "build_openapi", "main"]
+__all__ = ["OPENAPI_PATH", "ROUTE_STATUSES", "build_openapi", "create_session_schema", "main"]
 
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
 
-#: The statuses each public operation can answer (405 for other methods is route-wide).
+_SESSION = (200, 400, 401, 404, 413, 415, 429, 500, 503)
+#: The statuses each public operation can answer (405, 408 and 431 are server-wide).
 ROUTE_STATUSES: dict[tuple[str, str], tuple[int, ...]] = {
-    ("post", ENGAGEMENT_PATH): (200, 201, 400, 401, 404, 413, 415, 429, 500, 503),
-    ("put", REPORT_PATH): (200, 400, 401, 404, 413, 415, 429, 500, 503),
+    ("get", DOMAIN_PATH): (200, 400, 404, 429, 500, 503),
+    ("post", VISITORS_PATH): _SESSION,
+    ("post", VISITOR_PATH): _SESSION,
+    ("put", VISITOR_PATH): _SESSION,
 }
 
 _STATUS_TEXT = {
-    200: "OK",
-    201: "Created: a new visitor session was started; its ids are in the body",
-    400: "Invalid request: validation (internalCode 5) or API version (internalCode 33)",
+    400: f'Invalid request: validation (internalCode 5) or "{ILLEGAL_VERSION}" (internalCode 33)',
     401: "Visitor session problem: vid (internalCode 37) or sid (internalCode 39)",
-    404: "Unknown account (internalCode 20)",
+    404: "Unknown account (internalCode 18)",
     413: f"Body over {MAX_BODY_BYTES} bytes (64 KiB)",
     415: "Body present but not application/json (UTF-8)",
     429: "Too many requests (injected fault); retry after Retry-After seconds",
-    500: "Internal error (internalCode 18)",
+    500: 'A cold account (internalCode 20, "Loading account: {accountId}, vid: {vid}": retry '
+    "with that vid in the path) or an internal error (internalCode 18)",
     503: "Temporarily unavailable (injected fault); retry after Retry-After seconds",
+}
+_OK_TEXT = {
+    ("get", DOMAIN_PATH): "The base of the service for the account: this emulator's own address",
+    ("post", VISITORS_PATH): "The answer of a new session for a new visitor",
+    ("post", VISITOR_PATH): "The answer; a new session unless sid names a live one of this visitor",
+    ("put", VISITOR_PATH): "Recorded; the body is empty",
+}
+_SUCCESS_SCHEMA = {
+    ("get", DOMAIN_PATH): "DomainAnswer",
+    ("post", VISITORS_PATH): "CreateSessionResponse",
+    ("post", VISITOR_PATH): "CreateSessionResponse",
+    ("put", VISITOR_PATH): None,
 }
 
 
@@ -75,87 +94,50 @@ def _id_schema(description: str) -> dict[str, Any]:
     }
 
 
-def _app_details() -> dict[str, Any]:
-    properties: dict[str, Any] = {
-        "appVersion": {"type": "string", "description": "the host application's version"},
-        "deviceFamily": {"enum": list(DEVICE_FAMILIES)},
-        "ipAddress": {"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]},
-        "os": {"enum": list(OPERATING_SYSTEMS)},
-        "osVersion": {"type": "string"},
+def create_session_schema() -> dict[str, Any]:
+    """The create-session body: ``validation.request_json_schema`` without ``vid``/``sid`` (they
+    travel in the URL) and with ``appType`` required (the REST API needs it).
+
+    Example::
+
+        >>> schema = create_session_schema()
+        >>> schema["required"], "vid" in schema["properties"]
+        (['appType'], False)
+    """
+    schema = request_json_schema()
+    properties = {k: v for k, v in schema["properties"].items() if k not in ("vid", "sid")}
+    properties["appType"] = {"enum": list(APP_TYPES)}
+    return {
+        **schema,
+        "description": "The getEngagement request (vid in the path, sid in the query, never in "
+        "the body). Impression events are refused here: send them with an update session.",
+        "properties": properties,
+        "required": ["appType"],
     }
-    missing = set(APP_DETAILS.fields) ^ set(properties)
-    if missing:  # the catalogue changed: this generator must follow it
-        raise RuntimeError(f"appDetails fields out of step with engage_web.sde: {sorted(missing)}")
-    return {"type": "object", "properties": properties, "additionalProperties": False}
+
+
+def _id_number_or_string(description: str) -> dict[str, Any]:
+    return {
+        "type": ["string", "integer"],
+        "description": f"{description}; a string by default (as LivePerson's example sends it), "
+        "a number for an account with numericIds (as its docs type it)",
+    }
 
 
 def _schemas() -> dict[str, Any]:
-    check_types = [t for t in SDE_TYPES if t not in IMPRESSION_TYPES]
-    json_string = {"type": "string", "contentMediaType": "application/json"}
+    update = update_json_schema()
+    update["description"] = (
+        "pageId: a page id this session was answered with; impAttributes: impression events "
+        "naming engagements this session was offered; engagementAttributes: other SDEs."
+    )
     return {
-        "AppDetails": _app_details(),
-        "EngagementSde": sde_json_schema(check_types),
-        "ReportSde": sde_json_schema(),
-        "EngagementRequest": {
-            "type": "object",
-            "description": "The normalised request object of getEngagement (vid/sid go in the "
-            "query). Impression events are refused here: send them with the report.",
-            "properties": {
-                "appType": {"enum": list(APP_TYPES), "default": APP_TYPES[0]},
-                "appDetails": {
-                    "oneOf": [_ref("AppDetails"), {**json_string, "description": "JSON object"}]
-                },
-                "consumerSections": {
-                    "oneOf": [
-                        {
-                            "type": "array",
-                            "maxItems": MAX_SECTIONS,
-                            "items": {"type": "string", "maxLength": MAX_SECTION_LENGTH},
-                        },
-                        {
-                            "type": "string",
-                            "maxLength": MAX_STRING_LENGTH,
-                            "description": "comma-delimited sections",
-                        },
-                    ]
-                },
-                "engagementAttributes": {
-                    "oneOf": [
-                        {
-                            "type": "array",
-                            "maxItems": MAX_ATTRIBUTES,
-                            "items": _ref("EngagementSde"),
-                        },
-                        {**json_string, "description": "JSON array of SDEs"},
-                    ]
-                },
-            },
-            "additionalProperties": False,
-        },
-        "ReportRequest": {
-            "type": "object",
-            "properties": {
-                "engagementAttributes": {
-                    "oneOf": [
-                        {
-                            "type": "array",
-                            "minItems": 1,
-                            "maxItems": MAX_ATTRIBUTES,
-                            "items": _ref("ReportSde"),
-                        },
-                        {**json_string, "description": "JSON array of SDEs"},
-                    ]
-                },
-                "pageId": _id_schema("the pageId of the engagement answer"),
-            },
-            "required": ["engagementAttributes"],
-            "additionalProperties": False,
-        },
+        "CreateSessionRequest": create_session_schema(),
+        "UpdateSessionRequest": update,
         "EngagementDetails": {
             "type": "object",
             "properties": {
-                "campaignId": {"type": "string"},
-                "engagementId": {"type": "string"},
+                "campaignId": _id_number_or_string("campaign id"),
+                "engagementId": _id_number_or_string("engagement id"),
                 "contextId": {"type": "string"},
                 "windowId": {"type": "string"},
                 "language": {"type": "string", "examples": ["en-US"]},
@@ -163,6 +145,7 @@ def _schemas() -> dict[str, Any]:
                 "validForSeconds": {"type": "integer", "minimum": 1},
                 "skillId": {"type": "integer"},
                 "skillName": {"type": "string"},
+                "connectorId": _id_number_or_string("only for engagements flagged authenticated"),
             },
             "required": [
                 "campaignId",
@@ -174,31 +157,32 @@ def _schemas() -> dict[str, Any]:
                 "validForSeconds",
             ],
         },
-        "EngagementResponse": {
+        "CreateSessionResponse": {
             "type": "object",
             "description": "The seed's response object; clients must tolerate unknown keys.",
             "properties": {
                 "status": {"enum": ["Available", "NotAvailable"]},
-                "sessionId": _id_schema("the visit"),
-                "visitorId": _id_schema("the device"),
-                "pageId": {"type": "string", "description": "fresh for every check"},
+                "sessionId": _id_schema("the visit: send it as sid"),
+                "visitorId": _id_schema("the device: send it in the path"),
+                "pageId": {
+                    "type": "string",
+                    "description": "the page of this answer; an update session names it",
+                },
                 "engagementDetails": _ref("EngagementDetails"),
             },
             "required": ["status", "sessionId", "visitorId", "pageId"],
         },
-        "ReportResponse": {
+        "DomainAnswer": {
             "type": "object",
             "properties": {
-                "sessionId": _id_schema("the visit"),
-                "visitorId": _id_schema("the device"),
-                "pageId": {"type": "string"},
-                "recorded": {
-                    "type": "integer",
-                    "minimum": 1,
-                    "description": "how many SDEs this report recorded",
+                "service": {"type": "string", "examples": ["msdkgw"]},
+                "account": {"type": "string"},
+                "baseURI": {
+                    "type": "string",
+                    "description": "a host with an optional port, no scheme",
                 },
             },
-            "required": ["sessionId", "visitorId", "pageId", "recorded"],
+            "required": ["service", "account", "baseURI"],
         },
         "Error": {
             "type": "object",
@@ -208,12 +192,13 @@ def _schemas() -> dict[str, Any]:
                 "internalCode": {
                     "type": "integer",
                     "description": "5 invalid data, 33 illegal version, 37 vid, 39 sid, "
-                    "20 unknown account, 18 internal error or unknown route, 0 none",
+                    "20 account loading (cold), 18 unknown account or route, or internal error, "
+                    "0 none",
                 },
                 "field": {
-                    "type": ["string", "null"],
-                    "description": "dotted path, e.g. "
-                    "appDetails.os; null when no single field is at fault",
+                    "type": "string",
+                    "description": "emulator extension: the dotted path of the value at fault, "
+                    "e.g. appDetails.os; absent when no single field is",
                 },
                 "errorCount": {
                     "type": "integer",
@@ -236,23 +221,23 @@ def _schemas() -> dict[str, Any]:
                     },
                 },
             },
-            "required": ["time", "message", "internalCode", "field"],
+            "required": ["time", "message", "internalCode"],
         },
     }
 
 
-def _responses(method: str, path: str, success: str) -> dict[str, Any]:
+def _responses(method: str, path: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for status in ROUTE_STATUSES[(method, path)]:
-        schema = _ref(success) if status < 300 else _ref("Error")
-        text = _STATUS_TEXT[status]
-        if status == 200 and path == ENGAGEMENT_PATH:
-            text = "OK: the given vid/sid pair is a live session"
         entry: dict[str, Any] = {
-            "description": text,
+            "description": _OK_TEXT[(method, path)] if status == 200 else _STATUS_TEXT[status],
             "headers": {"Cache-Control": {"schema": {"const": "no-store"}}},
-            "content": {"application/json": {"schema": schema}},
         }
+        success = _SUCCESS_SCHEMA[(method, path)]
+        if status >= 300:
+            entry["content"] = {"application/json": {"schema": _ref("Error")}}
+        elif success is not None:
+            entry["content"] = {"application/json": {"schema": _ref(success)}}
         if status in (429, 503):
             entry["headers"]["Retry-After"] = {
                 "required": True,
@@ -261,6 +246,10 @@ def _responses(method: str, path: str, success: str) -> dict[str, Any]:
             }
         out[str(status)] = entry
     return out
+
+
+def _openapi_path(template: str) -> str:
+    return template.format(account_id="{accountId}", visitor_id="{visitorId}", service="{service}")
 
 
 def build_openapi() -> dict[str, Any]:
@@ -277,76 +266,138 @@ def build_openapi() -> dict[str, Any]:
         "required": True,
         "schema": {"type": "string", "pattern": f"^{ACCOUNT_ID_PATTERN.pattern}$"},
     }
-    version = {"name": "v", "in": "query", "required": True, "schema": {"enum": [API_VERSION]}}
+    version = {
+        "name": "v",
+        "in": "query",
+        "required": True,
+        "description": f'any other value answers 400 "{ILLEGAL_VERSION}" (internalCode 33)',
+        "schema": {"enum": [API_VERSION]},
+    }
+    visitor = {
+        "name": "visitorId",
+        "in": "path",
+        "required": True,
+        "description": "the visitorId of an earlier answer (or of a Loading account error); "
+        "malformed: 401",
+        "schema": _id_schema("visitor id"),
+    }
 
-    def session(name: str, required: bool, text: str) -> dict[str, Any]:
+    def sid(required: bool, text: str) -> dict[str, Any]:
         return {
-            "name": name,
+            "name": "sid",
             "in": "query",
             "required": required,
             "description": text,
-            "schema": _id_schema(text),
+            "schema": _id_schema("session id"),
         }
 
-    engagement_path = ENGAGEMENT_PATH.replace("{account_id}", "{accountId}")
-    report_path = REPORT_PATH.replace("{account_id}", "{accountId}")
+    body = {"application/json": {"schema": _ref("CreateSessionRequest")}}
+    create = {
+        "summary": "Create session: is an engagement available for this visitor now?",
+        "requestBody": {"required": True, "content": body},
+    }
     return {
         "openapi": "3.1.0",
         "info": {
-            "title": "engage-web engagement endpoint (local emulator)",
+            "title": "engage-web local emulator of LivePerson's App Engagement API",
             "version": API_VERSION,
             "description": (
-                "A LivePerson-style getEngagement eligibility check. Sessions: 201 starts a new "
-                "session (no, unknown or expired ids; vid without sid keeps the visitor), 200 "
-                "continues the live session named by vid and sid; sessions expire after 30 "
-                "minutes idle and 6 hours at most. Bodies: at most 64 KiB of UTF-8 JSON; invalid "
-                "UTF-8, duplicate keys, NaN/Infinity, lone surrogate escapes, integers of over "
-                "4300 digits and non-object bodies answer 400; an empty body counts as {}. Other "
-                "methods answer 405 with Allow. Every answer is Cache-Control: no-store. Control "
-                f"routes under /_emulator/ (skills, faults with modes {', '.join(MODES)}, "
-                "sessions, state, requests, reset) are for local use and not part of this "
-                "document."
+                "Create session (the engagement check) and update session (SDEs and impression "
+                "events), plus the Domain API look-up that names the base URL. Sessions: a "
+                "check with the vid and sid of a live session continues it; any other check "
+                "starts a new session, never an error (no ids: a new visitor; vid alone, or an "
+                "unknown or expired sid: the same visitor). Sessions expire after 30 minutes "
+                "idle and 6 hours at most. An update session needs a live vid/sid pair. Bodies: "
+                f"at most {MAX_BODY_BYTES} bytes of UTF-8 JSON, arriving within "
+                f"{BODY_TIMEOUT:g} s (else 408); invalid UTF-8, duplicate keys, NaN/Infinity, "
+                "lone surrogate escapes, integers of over 4300 digits and non-object bodies "
+                f"answer 400. Requests with over {MAX_HEADER_COUNT} header lines answer 431; "
+                f"the server refuses heads over {MAX_HEAD_BYTES} bytes (431) or slower than "
+                f"{HEAD_TIMEOUT:g} s (408). Other methods answer 405 with Allow. Every answer "
+                "is Cache-Control: no-store. Control routes under /_emulator/ (skills, cold "
+                f"accounts, faults with modes {', '.join(MODES)} and routes "
+                f"{', '.join(ROUTES)}, sessions, state, requests, reset) are for local use and "
+                "not part of this document."
             ),
         },
         "paths": {
-            engagement_path: {
-                "post": {
-                    "operationId": "getEngagement",
-                    "summary": "Engagement eligibility and availability check",
+            _openapi_path(DOMAIN_PATH): {
+                "get": {
+                    "operationId": "domainBaseUri",
+                    "summary": "Domain API: the base URL of a service for an account",
+                    "description": "Any service name of 1 to 64 characters "
+                    f"({SERVICE_NAME.pattern}) is answered with this server's own address (the "
+                    "Host the request reached), e.g. msdkgw for the App Engagement API.",
                     "parameters": [
                         account,
-                        version,
-                        session("vid", False, "visitor id (from an earlier answer)"),
-                        session("sid", False, "session id; needs vid"),
+                        {
+                            "name": "service",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string", "pattern": f"^{SERVICE_NAME.pattern}$"},
+                        },
+                        {
+                            "name": "version",
+                            "in": "query",
+                            "required": True,
+                            "description": f'any other value answers 400 "{ILLEGAL_VERSION}"',
+                            "schema": {"enum": [DOMAIN_API_VERSION]},
+                        },
                     ],
-                    "requestBody": {
-                        "required": False,
-                        "content": {"application/json": {"schema": _ref("EngagementRequest")}},
-                    },
-                    "responses": _responses("post", ENGAGEMENT_PATH, "EngagementResponse"),
+                    "responses": _responses("get", DOMAIN_PATH),
                 }
             },
-            report_path: {
-                "put": {
-                    "operationId": "report",
-                    "summary": "Add SDEs (impression events included) to a live session",
-                    "description": (
-                        "Needs the vid and sid of a live session (else 401). Impression events "
-                        "must name (campaign, engId) an engagement this session was offered, "
-                        "else 400 and nothing is recorded. Answers how many SDEs were recorded."
-                    ),
+            _openapi_path(VISITORS_PATH): {
+                "post": {
+                    "operationId": "createSessionNewVisitor",
+                    **create,
+                    "description": "A check with no visitor yet: a new visitor and session. A "
+                    "sid without a visitor id in the path answers 401.",
                     "parameters": [
                         account,
                         version,
-                        session("vid", True, "visitor id of a live session"),
-                        session("sid", True, "session id of a live session"),
+                        sid(False, "not allowed without a visitor id in the path (401)"),
+                    ],
+                    "responses": _responses("post", VISITORS_PATH),
+                }
+            },
+            _openapi_path(VISITOR_PATH): {
+                "post": {
+                    "operationId": "createSession",
+                    **create,
+                    "description": "A check for a known visitor. With the header "
+                    f"{METHOD_OVERRIDE_HEADER}: PUT this POST is an update session instead (its "
+                    "body and answers are the PUT's), for CORS allow-lists without PUT.",
+                    "parameters": [
+                        account,
+                        visitor,
+                        version,
+                        sid(
+                            False,
+                            "the sessionId of an earlier answer; unknown or expired: a new session",
+                        ),
+                    ],
+                    "responses": _responses("post", VISITOR_PATH),
+                },
+                "put": {
+                    "operationId": "updateSession",
+                    "summary": "Update session: add SDEs and impression events to a live session",
+                    "description": "Needs the vid and sid of a live session (else 401, "
+                    "internalCode 39). pageId must be one this session was answered with, and "
+                    "each impression event must name (campaign, engId) an engagement this "
+                    "session was offered, else 400 and nothing is recorded.",
+                    "parameters": [
+                        account,
+                        visitor,
+                        version,
+                        sid(True, "the sessionId of the answer the update belongs to"),
                     ],
                     "requestBody": {
                         "required": True,
-                        "content": {"application/json": {"schema": _ref("ReportRequest")}},
+                        "content": {"application/json": {"schema": _ref("UpdateSessionRequest")}},
                     },
-                    "responses": _responses("put", REPORT_PATH, "ReportResponse"),
-                }
+                    "responses": _responses("put", VISITOR_PATH),
+                },
             },
         },
         "components": {"schemas": _schemas()},

@@ -19,6 +19,14 @@ File format (keys are the wire names, camelCase)::
     [[accounts]]
     id = "demo"                     # ^[A-Za-z0-9_]{1,20}$, unique
     warmUp = 1                      # optional, overrides the top-level value
+    cold = {checks = 3}             # optional: the first 3 checks answer 500 "Loading account"
+                                    # ({seconds = 10}: for 10 s after start or reset; both: until
+                                    # both are spent); changeable via /_emulator/accounts/demo/cold
+    numericIds = false              # optional: true sends campaignId, engagementId and
+                                    # connectorId as JSON numbers (the docs type them so),
+                                    # false (default) as strings (what LivePerson's example sends)
+    pageId = "4743822558"           # optional: every answer carries this page id (to replay a
+                                    # documented exchange); default: a fresh id per check
 
     [[accounts.engagements]]        # belongs to the account above it
     sections = ["Support"]          # optional; [] or absent = every request (site-wide)
@@ -30,8 +38,9 @@ File format (keys are the wire names, camelCase)::
     engagementRevision = 44
     validForSeconds = 900
     skillId = 23                    # optional; without it the engagement is always available
+    connectorId = "568046210"       # optional; LivePerson sends it for "authenticated" ones
 
-Matching rules (chosen here; ``contract.md`` leaves them open):
+Matching rules (the emulator's own; LivePerson's targeting is configured in its console):
 
 - An engagement with no sections targets every request. An engagement with sections matches when
   at least one of them is among the request's ``consumerSections`` (trimmed, case-insensitive).
@@ -55,10 +64,12 @@ from types import MappingProxyType
 from typing import Any
 
 from engage_web.errors import ConfigError, RequestError
-from engage_web.validation import validate_account_id
+from engage_web.sde import JS_SAFE_INT
+from engage_web.validation import SESSION_ID_PATTERN, validate_account_id
 
 __all__ = [
     "Account",
+    "Cold",
     "Engagement",
     "Scenario",
     "ScenarioError",
@@ -113,6 +124,7 @@ class Engagement:
     valid_for_seconds: int
     skill_id: int | None = None
     sections: tuple[str, ...] = ()
+    connector_id: str | None = None
 
     def matches(self, consumer_sections: Iterable[str]) -> bool:
         """True when this engagement targets a request with these sections (see module doc).
@@ -128,11 +140,20 @@ class Engagement:
         wanted = {s.strip().casefold() for s in self.sections}
         return any(s.strip().casefold() in wanted for s in consumer_sections)
 
-    def details(self, skill: Skill | None) -> dict[str, object]:
-        """The ``engagementDetails`` object of an Available answer (the seed's shape)."""
+    def details(self, skill: Skill | None, *, numeric_ids: bool = False) -> dict[str, object]:
+        """The ``engagementDetails`` object of an Available answer (the seed's shape); with
+        ``numeric_ids`` the campaign, engagement and connector ids are JSON numbers.
+
+        Example::
+
+            >>> Engagement("1", "2", "1", "3", "en-US", 1, 60).details(None, numeric_ids=True)[
+            ...     "campaignId"]
+            1
+        """
+        ident: Any = int if numeric_ids else str
         out: dict[str, object] = {
-            "campaignId": self.campaign_id,
-            "engagementId": self.engagement_id,
+            "campaignId": ident(self.campaign_id),
+            "engagementId": ident(self.engagement_id),
             "contextId": self.context_id,
             "windowId": self.window_id,
             "language": self.language,
@@ -142,16 +163,31 @@ class Engagement:
         if skill is not None:
             out["skillId"] = skill.id
             out["skillName"] = skill.name
+        if self.connector_id is not None:
+            out["connectorId"] = ident(self.connector_id)
         return out
 
 
 @dataclass(frozen=True, slots=True)
+class Cold:
+    """How long an account stays cold: its first ``checks`` checks and its first ``seconds``
+    seconds (both must be spent), answering 500 "Loading account" meanwhile."""
+
+    checks: int = 0
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class Account:
-    """An account the emulator serves: its engagements (priority order) and warm-up count."""
+    """An account the emulator serves: its engagements (priority order), warm-up count, and how
+    its answers look (cold start, numeric ids, a fixed page id)."""
 
     id: str
     engagements: tuple[Engagement, ...] = ()
     warm_up: int = DEFAULT_WARM_UP
+    cold: Cold | None = None
+    numeric_ids: bool = False
+    page_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,7 +254,10 @@ def parse_scenario(text: str, *, source: str = "<string>") -> Scenario:
 
 _TOP_KEYS = ("warmUp", "skills", "accounts")
 _SKILL_KEYS = ("id", "name", "agentsOnline")
-_ACCOUNT_KEYS = ("id", "warmUp", "engagements")
+_ACCOUNT_KEYS = ("id", "warmUp", "cold", "numericIds", "pageId", "engagements")
+_COLD_KEYS = ("checks", "seconds")
+#: Longest cold start a scenario may ask for (a day).
+MAX_COLD_SECONDS = 86_400
 _ENGAGEMENT_KEYS = (
     "sections",
     "campaignId",
@@ -229,6 +268,7 @@ _ENGAGEMENT_KEYS = (
     "engagementRevision",
     "validForSeconds",
     "skillId",
+    "connectorId",
 )
 _ENGAGEMENT_REQUIRED = _ENGAGEMENT_KEYS[1:8]
 
@@ -336,11 +376,58 @@ class _Reader:
             self.engagement(e, f"{path}.engagements[{j}]", skills)
             for j, e in enumerate(self.array(table.get("engagements", []), f"{path}.engagements"))
         )
+        numeric_ids = table.get("numericIds", False)
+        if not isinstance(numeric_ids, bool):
+            raise self.fail(f"{path}.numericIds", f"must be true or false; got {numeric_ids!r}")
+        if numeric_ids:
+            for j, item in enumerate(engagements):
+                for key, value in (
+                    ("campaignId", item.campaign_id),
+                    ("engagementId", item.engagement_id),
+                    ("connectorId", item.connector_id),
+                ):
+                    if value is not None and not (
+                        value.isascii() and value.isdigit() and int(value) <= JS_SAFE_INT
+                    ):
+                        raise self.fail(
+                            f"{path}.engagements[{j}].{key}",
+                            f"numericIds needs a whole number up to {JS_SAFE_INT}; got {value!r}",
+                        )
+        page_id = table.get("pageId")
+        if page_id is not None and not (
+            isinstance(page_id, str) and SESSION_ID_PATTERN.fullmatch(page_id)
+        ):
+            raise self.fail(
+                f"{path}.pageId",
+                f"must be 1 to 64 characters of A-Z a-z 0-9 _ - .; got {page_id!r}",
+            )
+        cold = None
+        if "cold" in table:
+            cold = self.cold(table["cold"], f"{path}.cold")
         return Account(
             id=account_id,
             engagements=engagements,
             warm_up=self.int_(table.get("warmUp", warm_up), f"{path}.warmUp"),
+            cold=cold,
+            numeric_ids=numeric_ids,
+            page_id=page_id,
         )
+
+    def cold(self, raw: object, path: str) -> Cold:
+        table = self.table(raw, path, _COLD_KEYS)
+        if not table:
+            raise self.fail(path, "give checks, seconds or both, e.g. cold = {checks = 3}")
+        checks = self.int_(table.get("checks", 0), f"{path}.checks")
+        seconds = table.get("seconds", 0)
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, int | float)
+            or not 0 <= seconds <= MAX_COLD_SECONDS
+        ):
+            raise self.fail(
+                f"{path}.seconds", f"must be a number from 0 to {MAX_COLD_SECONDS}; got {seconds!r}"
+            )
+        return Cold(checks=checks, seconds=float(seconds))
 
     def engagement(self, raw: object, path: str, skills: Mapping[int, Skill]) -> Engagement:
         table = self.table(raw, path, _ENGAGEMENT_KEYS)
@@ -371,4 +458,9 @@ class _Reader:
             valid_for_seconds=self.int_(table["validForSeconds"], f"{path}.validForSeconds", 1),
             skill_id=skill_id,
             sections=sections,
+            connector_id=(
+                self.id_str(table["connectorId"], f"{path}.connectorId")
+                if "connectorId" in table
+                else None
+            ),
         )
