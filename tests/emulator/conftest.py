@@ -1,10 +1,16 @@
-"""Fixtures for the emulator tests: an in-process app on a fake clock, and a real server."""
+"""Fixtures for the emulator tests: an in-process app on a fake clock, and a real server.
+
+The paths come from ``engage_web.wire`` (never re-typed here)::
+
+    emulator.check(vid=ids["visitorId"], sid=ids["sessionId"])  # POST .../visitors/{vid}?sid=
+    emulator.update(ids, impressions=[...], sdes=[...])           # PUT the same URL
+"""
 
 from __future__ import annotations
 
 import copy
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -15,48 +21,118 @@ with warnings.catch_warnings():  # starlette 1.10 nudges towards httpx2; httpx i
     from starlette.testclient import TestClient
 
 from engage_web.emulator.app import create_app
+from engage_web.wire import DOMAIN_PATH, METHOD_OVERRIDE_HEADER, VISITOR_PATH, VISITORS_PATH
 from tests.fakes import SEED_REQUEST, FakeClock
 from tools.devserver import ServerThread
 
-ENGAGEMENT = "/api/account/demo/app/engagement"
-REPORT = "/api/account/demo/app/report"
+#: Create session with no visitor yet, on the default scenario's account.
+VISITORS = VISITORS_PATH.format(account_id="demo")
+#: The Domain API look-up of the App Engagement API's service for account demo.
+DOMAIN = DOMAIN_PATH.format(account_id="demo", service="msdkgw")
 
 
-def seed_body() -> dict[str, Any]:
-    """The seed's example request as a wire body (vid/sid travel in the query)."""
-    body = copy.deepcopy(SEED_REQUEST)
-    body.pop("vid", None)
-    body.pop("sid", None)
-    return body
+def visitor_path(vid: str, account: str = "demo") -> str:
+    """``/api/account/{account}/app/engagement/visitors/{vid}`` (``vid`` as given, unquoted)."""
+    return VISITOR_PATH.format(account_id=account, visitor_id=vid)
 
 
-def query(vid: str | None = None, sid: str | None = None, v: str | None = "1.0") -> str:
-    """A query string for the public routes."""
-    parts = [f"{k}={val}" for k, val in (("v", v), ("vid", vid), ("sid", sid)) if val is not None]
+def session_path(vid: str | None = None, account: str = "demo") -> str:
+    """The create/update path for ``vid`` (``.../visitors`` when there is none)."""
+    if vid is None:
+        return VISITORS_PATH.format(account_id=account)
+    return visitor_path(vid, account)
+
+
+def query(sid: str | None = None, v: str | None = "1.0") -> str:
+    """A query string for the session routes: ``?v=1.0[&sid=...]``."""
+    parts = [f"{k}={val}" for k, val in (("v", v), ("sid", sid)) if val is not None]
     return "?" + "&".join(parts) if parts else ""
 
 
+def seed_body() -> dict[str, Any]:
+    """The seed's example request as a create-session body (appType EXTERNAL; no ids)."""
+    body = copy.deepcopy(SEED_REQUEST)
+    body.pop("vid", None)
+    body.pop("sid", None)
+    body.setdefault("appType", "EXTERNAL")
+    return body
+
+
 class Emulator:
-    """A TestClient with shortcuts for the two public calls."""
+    """A TestClient with shortcuts for the public calls and the control routes."""
 
     def __init__(self, client: TestClient, clock: FakeClock) -> None:
         self.client = client
         self.clock = clock
 
-    def check(self, body: Any = None, vid: str | None = None, sid: str | None = None, **kw: Any):
+    def check(
+        self,
+        body: Any = None,
+        vid: str | None = None,
+        sid: str | None = None,
+        *,
+        account: str = "demo",
+        **kw: Any,
+    ):
+        """A create session (``POST``) with ``body`` (default: the seed's request)."""
         return self.client.post(
-            ENGAGEMENT + query(vid, sid), json=seed_body() if body is None else body, **kw
+            session_path(vid, account) + query(sid),
+            json=seed_body() if body is None else body,
+            **kw,
         )
 
-    def report(self, attributes: list[Any], vid: str | None, sid: str | None, **extra: Any):
-        return self.client.put(
-            REPORT + query(vid, sid), json={"engagementAttributes": attributes, **extra}
-        )
+    def warm(self, body: Any = None, *, account: str = "demo") -> dict[str, Any]:
+        """The answer of a session's second check (past the default warm-up of one check)."""
+        first = self.check(body, account=account).json()
+        return self.check(body, first["visitorId"], first["sessionId"], account=account).json()
 
-    def warm_session(self) -> dict[str, Any]:
-        """A live session past its warm-up: the answer of its first check."""
-        first = self.check().json()
-        return first
+    def update(
+        self,
+        answer: Mapping[str, Any],
+        *,
+        impressions: list[Any] | None = None,
+        sdes: list[Any] | None = None,
+        page_id: str | None = None,
+        override: bool = False,
+        account: str = "demo",
+    ):
+        """An update session of the session ``answer`` belongs to (its page id by default);
+        with ``override``, a ``POST`` carrying ``X-HTTP-Method-Override: PUT``."""
+        body: dict[str, Any] = {"pageId": page_id or answer["pageId"]}
+        if impressions is not None:
+            body["impAttributes"] = impressions
+        if sdes is not None:
+            body["engagementAttributes"] = sdes
+        url = visitor_path(answer["visitorId"], account) + query(answer["sessionId"])
+        if override:
+            return self.client.post(url, json=body, headers={METHOD_OVERRIDE_HEADER: "PUT"})
+        return self.client.put(url, json=body)
+
+    def session(self, sid: str) -> dict[str, Any]:
+        """The control view of a session."""
+        answer = self.client.get(f"/_emulator/sessions/{sid}")
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    def fault(self, **fault: Any) -> None:
+        """Queue a fault."""
+        answer = self.client.post("/_emulator/faults", json=fault)
+        assert answer.status_code == 200, answer.text
+
+    def requests(self) -> list[dict[str, Any]]:
+        """The request log."""
+        return self.client.get("/_emulator/requests").json()["requests"]
+
+
+def impression_of(answer: Mapping[str, Any], kind: str = "impDisplay") -> dict[str, Any]:
+    """An impression event naming the engagement of an Available ``answer``."""
+    details = answer["engagementDetails"]
+    return {
+        "type": kind,
+        "campaign": details["campaignId"],
+        "engId": details["engagementId"],
+        "revision": details["engagementRevision"],
+    }
 
 
 @pytest.fixture

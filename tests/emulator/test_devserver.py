@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.emulator.conftest import ENGAGEMENT, TestClient, query
+from tests.emulator.conftest import VISITORS, TestClient, query, seed_body, visitor_path
 from tools.devserver import ServerThread, create_dev_app
 
 FILES = {
@@ -80,7 +80,7 @@ def test_a_large_file_arrives_whole_and_a_range_of_it_exactly(dev):
 
 def test_the_emulator_wins_over_files(dev):
     """Emulator paths are answered by the emulator even if dist/ holds a file there."""
-    assert dev.post(ENGAGEMENT + query(), json={}).status_code == 201
+    assert dev.post(VISITORS + query(), json=seed_body()).status_code == 200
     shadowed = dev.get("/api/not-the-emulator.txt")
     assert shadowed.status_code == 404
     assert shadowed.headers["content-type"] == "application/json"
@@ -90,9 +90,9 @@ def test_the_emulator_wins_over_files(dev):
 
 def test_emulator_routes_keep_405_next_to_static_files(dev):
     """The static mount does not swallow wrong-method calls to emulator routes."""
-    answer = dev.get(ENGAGEMENT + query())
+    answer = dev.get(visitor_path("v1") + query())
     assert answer.status_code == 405
-    assert answer.headers["allow"] == "POST"
+    assert set(answer.headers["allow"].split(", ")) == {"POST", "PUT"}
 
 
 def test_missing_files_answer_404(dev):
@@ -104,7 +104,7 @@ def test_without_dist_the_emulator_still_runs(tmp_path: Path):
     """Before the first build there is no dist/: pages 404, the emulator answers."""
     dev = TestClient(create_dev_app(tmp_path))
     assert dev.get("/").status_code == 404
-    assert dev.post(ENGAGEMENT + query(), json={}).status_code == 201
+    assert dev.post(VISITORS + query(), json=seed_body()).status_code == 200
 
 
 def test_server_thread_serves_on_a_free_loopback_port_and_stops(root: Path):
@@ -114,7 +114,7 @@ def test_server_thread_serves_on_a_free_loopback_port_and_stops(root: Path):
     try:
         assert base.startswith("http://127.0.0.1:")
         assert httpx.get(f"{base}/").text == FILES["index.html"].decode()
-        assert httpx.post(f"{base}{ENGAGEMENT}{query()}", json={}).status_code == 201
+        assert httpx.post(f"{base}{VISITORS}{query()}", json=seed_body()).status_code == 200
     finally:
         server.stop()
     with pytest.raises(httpx.ConnectError):

@@ -1,13 +1,14 @@
 """Fuzzing the emulator: schema-driven (schemathesis, from its own OpenAPI document) and hostile.
 
 Whatever arrives, the emulator answers with a status it documents and never with a 5xx; every
-error answer is the documented JSON body (``time``, ``message``, ``internalCode``, ``field``),
-encodable as UTF-8 and of bounded size. Three layers:
+error answer is the documented JSON body (``time``, ``message``, ``internalCode``, and the
+``field`` extension when one field is at fault), encodable as UTF-8 and of bounded size. Three
+layers:
 
 1. schemathesis generates valid and invalid requests from ``GET /openapi.json`` and checks each
    answer against the document (status, content type, headers, body schema);
 2. hypothesis sends raw hostile bytes (mutated JSON, invalid UTF-8, lone surrogates, huge numbers,
-   deep nesting, duplicate keys) to both public routes;
+   deep nesting, duplicate keys) to create session and update session;
 3. a table pins the answer to each named hostile input class.
 
 ``python3 build.py test --deep`` (``ENGAGE_WEB_DEEP=1``) runs the schema-driven and raw-byte
@@ -43,11 +44,11 @@ from schemathesis import GenerationMode
 
 from engage_web.emulator.app import create_app
 from engage_web.emulator.bodies import MAX_BODY_BYTES
+from tests.emulator.conftest import VISITORS, visitor_path
 from tools.devserver import ServerThread
 
 DEEP = os.environ.get("ENGAGE_WEB_DEEP") == "1"
-ENGAGEMENT = "/api/account/demo/app/engagement?v=1.0"
-REPORT = "/api/account/demo/app/report?v=1.0"
+CREATE = VISITORS + "?v=1.0"
 JSON = {"content-type": "application/json"}
 #: An error body may quote the input, but never grows without bound: 64 KiB in -> at most this out.
 MAX_ERROR_BYTES = 256 * 1024
@@ -71,7 +72,7 @@ def assert_well_formed(status: int, body: bytes, content_type: str | None) -> No
     assert isinstance(error.get("message"), str)
     assert error["message"]
     assert isinstance(error.get("internalCode"), int)
-    assert error.get("field") is None or isinstance(error["field"], str)
+    assert "field" not in error or isinstance(error["field"], str)
 
 
 # -- 1. schema-driven ----------------------------------------------------------------------------
@@ -105,8 +106,8 @@ def client() -> Iterator[TestClient]:
 
 @pytest.fixture(scope="module")
 def live_ids(client: TestClient) -> tuple[str, str]:
-    """vid/sid of a live session, so reports reach body parsing."""
-    answer = client.post(ENGAGEMENT, json={}).json()
+    """vid/sid of a live session, so updates reach body parsing."""
+    answer = client.post(CREATE, json={"appType": "EXTERNAL"}).json()
     return answer["visitorId"], answer["sessionId"]
 
 
@@ -187,7 +188,7 @@ def _hostile_bodies() -> st.SearchStrategy[bytes]:
     )
 
 
-@given(body=_hostile_bodies(), route=st.sampled_from(["engagement", "report"]))
+@given(body=_hostile_bodies(), route=st.sampled_from(["create", "update"]))
 @settings(
     max_examples=10_000 if DEEP else 300,
     deadline=None,
@@ -199,15 +200,15 @@ def test_hostile_bytes_never_get_a_5xx_and_errors_stay_well_formed(
     """Raw hostile bodies (invalid UTF-8, lone surrogates, huge numbers, deep nesting, duplicate
     keys, truncated JSON) get a documented 2xx/4xx answer, never a 5xx or a malformed error."""
     vid, sid = live_ids
-    if route == "engagement":
-        response = client.post(ENGAGEMENT, content=body, headers=JSON)
-        allowed = {200, 201, 400, 401}
+    if route == "create":
+        response = client.post(CREATE, content=body, headers=JSON)
+        allowed = {200, 400, 401}
     else:
-        response = client.put(f"{REPORT}&vid={vid}&sid={sid}", content=body, headers=JSON)
+        response = client.put(f"{visitor_path(vid)}?v=1.0&sid={sid}", content=body, headers=JSON)
         allowed = {200, 400}
     assert response.status_code in allowed, (response.status_code, response.text[:300])
     assert_well_formed(response.status_code, response.content, response.headers["content-type"])
-    if response.status_code < 300:
+    if response.status_code < 300 and route == "create":
         response.content.decode("utf-8")  # a success answer is valid UTF-8 JSON too
         json.loads(response.content)
 
@@ -329,53 +330,56 @@ def test_each_hostile_input_class_gets_a_clear_4xx(
     headers = {**JSON, **options.pop("headers", {})}
     if options.get("content") == "chunked":  # no Content-Length: only the bytes read count
         options["content"] = _chunks(b'{"a": "' + b"x" * (MAX_BODY_BYTES + 10) + b'"}')
-    response = client.post(ENGAGEMENT, headers=headers, **options)
+    response = client.post(CREATE, headers=headers, **options)
     assert response.status_code == status, response.text[:300]
     assert_well_formed(response.status_code, response.content, response.headers["content-type"])
     assert fragment.lower() in response.json()["message"].lower()
 
 
 @pytest.mark.parametrize(
-    ("query", "status", "field"),
+    ("target", "status", "field"),
     [
-        ("v=1.0&vid=%ED%A0%80", 401, "vid"),
-        ("v=1.0&vid=%FF%FE", 401, "vid"),
-        ("v=1.0&vid=" + "a" * 10_000, 401, "vid"),
-        ("v=1.0&vid=a&vid=b", 401, "vid"),
-        ("v=1.0&sid=abc", 401, "sid"),
-        ("v=%FF", 400, "v"),
-        ("v=1.0&v=1.0", 400, "v"),
-        ("", 400, "v"),
+        (visitor_path("%ED%A0%80") + "?v=1.0", 401, "vid"),
+        (visitor_path("%FF%FE") + "?v=1.0", 401, "vid"),
+        (visitor_path("a" * 10_000) + "?v=1.0", 401, "vid"),
+        (visitor_path("a") + "?v=1.0&sid=a&sid=b", 401, "sid"),
+        (VISITORS + "?v=1.0&sid=abc", 401, "sid"),
+        (visitor_path("a") + "?v=1.0&sid=%ED%A0%80", 401, "sid"),
+        (VISITORS + "?v=%FF", 400, "v"),
+        (VISITORS + "?v=1.0&v=1.0", 400, "v"),
+        (VISITORS, 400, "v"),
+        ("/api/account/" + "a" * 5000 + "/app/engagement/visitors?v=1.0", 404, "accountId"),
     ],
     ids=[
         "vid-surrogate",
         "vid-invalid-utf8",
         "vid-10k",
-        "vid-twice",
-        "sid-alone",
+        "sid-twice",
+        "sid-without-vid",
+        "sid-surrogate",
         "v-invalid-utf8",
         "v-twice",
         "v-missing",
+        "account-5k",
     ],
 )
-def test_hostile_query_strings_get_a_clear_4xx_naming_the_parameter(
-    client: TestClient, query: str, status: int, field: str
+def test_hostile_paths_and_query_strings_get_a_clear_4xx_naming_the_parameter(
+    client: TestClient, target: str, status: int, field: str
 ):
-    """Malformed, repeated or oversized query parameters get a 4xx naming the parameter."""
-    response = client.post(
-        "/api/account/demo/app/engagement" + ("?" + query if query else ""), json={}
-    )
+    """Malformed, repeated or oversized ids and parameters get a 4xx naming them."""
+    response = client.post(target, json={"appType": "EXTERNAL"})
     assert response.status_code == status, response.text[:300]
     assert_well_formed(response.status_code, response.content, response.headers["content-type"])
     assert response.json()["field"] == field
+    assert len(response.content) < 2000
 
 
 def test_odd_but_valid_text_is_recorded_and_read_back_intact(client: TestClient):
     """Valid text that is awkward on the wire (NUL, emoji, RTL override, newline) round-trips."""
     odd = ["a\u0000b", "\U0001f600 chat", "\u202eevil", "line\nbreak"]
     sde = {"type": "searchInfo", "keywords": odd}
-    answer = client.post(ENGAGEMENT, json={"engagementAttributes": [sde]})
-    assert answer.status_code == 201, answer.text[:300]
+    answer = client.post(CREATE, json={"appType": "EXTERNAL", "engagementAttributes": [sde]})
+    assert answer.status_code == 200, answer.text[:300]
     record = client.get(f"/_emulator/sessions/{answer.json()['sessionId']}")
     assert record.status_code == 200
     assert sde in record.json()["engagementAttributes"]
@@ -389,7 +393,7 @@ def test_a_client_that_gives_up_during_a_delay_is_not_treated_as_a_bug(
     with ServerThread(create_app()) as base, httpx.Client(base_url=base, timeout=10) as control:
         control.post("/_emulator/faults", json={"delayMs": 300}).raise_for_status()
         with pytest.raises(httpx.TimeoutException):
-            httpx.post(base + ENGAGEMENT, json={}, timeout=0.05)
+            httpx.post(base + CREATE, json={"appType": "EXTERNAL"}, timeout=0.05)
         deadline = time.monotonic() + 10
         entry: dict[str, Any] = {}
         while time.monotonic() < deadline:  # poll the log until the request has finished

@@ -15,7 +15,9 @@ from engage_web.emulator.scenario import (
 )
 from engage_web.emulator.seed import seed_engagement_details
 from engage_web.errors import ConfigError
-from tests.emulator.conftest import ENGAGEMENT, TestClient, query
+from tests.emulator.conftest import VISITORS, TestClient, query, session_path
+
+EXTERNAL = {"appType": "EXTERNAL"}
 
 ENGAGEMENT_KEYS = """campaignId = "1"
 engagementId = "2"
@@ -99,7 +101,7 @@ def test_first_matching_engagement_with_agents_wins(sections, expected_campaign)
     )
     client = TestClient(create_app(parse_scenario(text)))
     answer = client.post(
-        "/api/account/acme/app/engagement" + query(), json={"consumerSections": sections}
+        session_path(account="acme") + query(), json={**EXTERNAL, "consumerSections": sections}
     ).json()
     assert answer["status"] == "Available"
     assert answer["engagementDetails"]["campaignId"] == expected_campaign
@@ -109,7 +111,8 @@ def test_an_engagement_without_skill_omits_skill_fields():
     """engagementDetails carries skillId/skillName only when the engagement names a skill."""
     text = scenario_text(engagements=engagement("[]", None, "30"))
     client = TestClient(create_app(parse_scenario(text)))
-    details = client.post("/api/account/acme/app/engagement" + query()).json()["engagementDetails"]
+    answer = client.post(session_path(account="acme") + query(), json=EXTERNAL).json()
+    details = answer["engagementDetails"]
     assert "skillId" not in details
     assert "skillName" not in details
 
@@ -122,7 +125,8 @@ def test_warm_up_counts_checks_of_a_new_session(warm_up):
     statuses, ids = [], {}
     for _ in range(warm_up + 2):
         answer = client.post(
-            "/api/account/acme/app/engagement" + query(ids.get("visitorId"), ids.get("sessionId"))
+            session_path(ids.get("visitorId"), "acme") + query(ids.get("sessionId")),
+            json=EXTERNAL,
         ).json()
         ids = answer
         statuses.append(answer["status"])
@@ -132,10 +136,10 @@ def test_warm_up_counts_checks_of_a_new_session(warm_up):
 def test_other_accounts_answer_404():
     """Only the scenario's accounts exist; any other account id answers 404."""
     client = TestClient(create_app())
-    answer = client.post("/api/account/other/app/engagement" + query(), json={})
+    answer = client.post(session_path(account="other") + query(), json=EXTERNAL)
     assert answer.status_code == 404
     assert "demo" in answer.json()["message"]
-    assert client.post(ENGAGEMENT + query(), json={}).status_code == 201
+    assert client.post(VISITORS + query(), json=EXTERNAL).status_code == 200
 
 
 VALID_ENGAGEMENT = engagement('["A"]', 1, "10")
@@ -196,6 +200,27 @@ VALID_ENGAGEMENT = engagement('["A"]', 1, "10")
             "accounts[0].engagements[0].sections[1]",
             "non-empty string",
         ),
+        ("[[accounts]]\nid = 'a'\ncold = {}\n", "accounts[0].cold", "give checks, seconds"),
+        ("[[accounts]]\nid = 'a'\ncold = {checks = -1}\n", "accounts[0].cold.checks", "got -1"),
+        (
+            "[[accounts]]\nid = 'a'\ncold = {seconds = 'x'}\n",
+            "accounts[0].cold.seconds",
+            "a number from 0 to 86400",
+        ),
+        (
+            "[[accounts]]\nid = 'a'\ncold = {check = 1}\n",
+            "accounts[0].cold.check",
+            "did you mean 'checks'",
+        ),
+        ("[[accounts]]\nid = 'a'\nnumericIds = 1\n", "accounts[0].numericIds", "true or false"),
+        ("[[accounts]]\nid = 'a'\npageId = 'a b'\n", "accounts[0].pageId", "got 'a b'"),
+        (
+            scenario_text(engagements=VALID_ENGAGEMENT.replace("skillId = 1\n", ""))
+            .replace('id = "acme"', 'id = "acme"\nnumericIds = true')
+            .replace('campaignId = "10"', 'campaignId = "C10"'),
+            "accounts[0].engagements[0].campaignId",
+            "numericIds needs a whole number",
+        ),
     ],
 )
 def test_bad_scenarios_name_the_file_key_and_problem(tmp_path: Path, text, key_path, problem):
@@ -231,3 +256,42 @@ def test_ids_may_be_written_as_integers():
     )
     details = parse_scenario(text).account("acme").engagements[0].details(None)
     assert details["campaignId"] == "10"
+
+
+def test_ids_are_strings_by_default_and_numbers_with_numeric_ids():
+    """An account sends its engagement ids as strings (as LivePerson's example does) unless it
+    sets numericIds, which sends them as numbers (as LivePerson's docs type them)."""
+    engagement_text = engagement("[]", None, "3115242510").replace(
+        'engagementId = "2"', 'engagementId = "3115242810"\nconnectorId = "568046210"'
+    )
+    for numeric in (False, True):
+        text = scenario_text(engagements=engagement_text).replace(
+            'id = "acme"', f'id = "acme"\nnumericIds = {str(numeric).lower()}'
+        )
+        client = TestClient(create_app(parse_scenario(text)))
+        details = client.post(session_path(account="acme") + query(), json=EXTERNAL).json()[
+            "engagementDetails"
+        ]
+        ids = (details["campaignId"], details["engagementId"], details["connectorId"])
+        expected = (3115242510, 3115242810, 568046210)
+        assert ids == (expected if numeric else tuple(str(i) for i in expected))
+
+
+def test_a_fixed_page_id_is_sent_with_every_answer():
+    """An account with pageId answers every check with that page id (for documented replays)."""
+    text = scenario_text(engagements=engagement("[]", None, "30")).replace(
+        'id = "acme"', 'id = "acme"\npageId = "4743822558"'
+    )
+    client = TestClient(create_app(parse_scenario(text)))
+    first = client.post(session_path(account="acme") + query(), json=EXTERNAL).json()
+    again = client.post(
+        session_path(first["visitorId"], "acme") + query(first["sessionId"]), json=EXTERNAL
+    ).json()
+    assert first["pageId"] == again["pageId"] == "4743822558"
+
+
+def test_cold_settings_are_read():
+    """cold takes checks, seconds or both."""
+    text = "[[accounts]]\nid = 'a'\ncold = {checks = 3, seconds = 2.5}\n"
+    cold = parse_scenario(text).account("a").cold
+    assert (cold.checks, cold.seconds) == (3, 2.5)
