@@ -53,6 +53,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from engage_web.wire import session_url
 from tools.chromium import CHROMIUM, CHROMIUM_ARGS, launch
 
 __all__ = [
@@ -67,7 +68,7 @@ __all__ = [
 BOOT_TIMEOUT_MS = 120_000
 PAGES = Path(__file__).resolve().parent / "bench_pages"
 SECTIONS = ["Support", "English", "Other"]
-ENGAGEMENT_URL = "/api/account/demo/app/engagement?v=1.0"
+ENGAGEMENT_URL = session_url("", "demo", None)
 MINIMAL_PATH = "/__bench/minimal"
 
 # Installed before any page script: the answer time, main-thread long tasks, onRetry events.
