@@ -47,8 +47,9 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
                 f"Content-Length must be a number of bytes; got {shown!r}",
                 field="Content-Length",
             )
-        if len(declared) > 12 or int(declared) > limit:
-            raise _too_large(f"Content-Length says {declared[:40]}")
+        digits = declared.lstrip("0") or "0"
+        if len(digits) > 12 or int(digits) > limit:
+            raise _too_large(f"Content-Length says {digits[:40]}")
     timeout = getattr(request.app.state, "body_timeout", BODY_TIMEOUT)
     chunks: list[bytes] = []
     size = 0

@@ -1,16 +1,17 @@
-"""The ASGI layer around every emulator route: header limit, faults, the request log, no-store,
+"""The ASGI layer around every emulator route: head limits, faults, the request log, no-store,
 JSON 500s.
 
 It sits inside CORS (so its answers carry the CORS headers) and outside the routes::
 
     CORSMiddleware -> Guard -> Starlette's exception handling -> routes
 
-A request with more than ``limits.MAX_HEADER_COUNT`` header lines answers 431 before anything
-else. For public requests (paths under ``/api/``, any method but OPTIONS) it names the route
-(``check``, ``update`` or ``domain``; :func:`public_route`), takes one injected fault that
-applies to it (``faults.py``), and logs in the bounded request log what LivePerson would have
-received: method, path with query (``target``, and ``requestLine`` = method and target), the
-``X-HTTP-Method-Override`` header when one was sent, the route and the final status. Every
+A request with more than ``limits.MAX_HEADER_COUNT`` header lines, or a head over
+``limits.MAX_HEAD_BYTES``, answers 431 before anything else. For public requests (paths under
+``/api/``, any method but OPTIONS) it names the route (``check``, ``update`` or ``domain``;
+:func:`public_route`), takes one injected fault that applies to it (``faults.py``), and logs in
+the bounded request log what LivePerson would have received: method, path with query
+(``target``, and ``requestLine`` = method and target), the ``X-HTTP-Method-Override`` header
+when one was sent, the route and the final status. Every
 API and control answer, and any other answer without a cache policy of its own (errors), gets
 ``Cache-Control: no-store``. An exception from a route (a bug in the emulator) becomes the
 documented JSON 500 body instead of a traceback; the traceback goes to the ``engage_web.emulator``
@@ -93,6 +94,23 @@ def public_route(method: str, path: str, override: str | None) -> str | None:
     return None
 
 
+def _head_problem(scope: Scope) -> str | None:
+    """Why a request head is too large (431), or None: more header lines than
+    ``MAX_HEADER_COUNT``, or more bytes than ``MAX_HEAD_BYTES`` (the server refuses a head that
+    arrives in pieces past that size; one that arrives whole is measured here)."""
+    headers = scope.get("headers", [])
+    if len(headers) > limits.MAX_HEADER_COUNT:
+        return (
+            f"the request has {len(headers)} header lines; at most {limits.MAX_HEADER_COUNT} are "
+            "accepted"
+        )
+    size = len(scope.get("raw_path") or b"") + len(scope.get("query_string", b"")) + 16
+    size += sum(len(name) + len(value) + 4 for name, value in headers)
+    if size > limits.MAX_HEAD_BYTES:
+        return f"the request head (request line and headers) is over {limits.MAX_HEAD_BYTES} bytes"
+    return None
+
+
 def _target(scope: Scope) -> str:
     """The path with its query as the client sent them, shortened for the log if very long."""
     raw = scope.get("raw_path") or scope["path"].encode("utf-8")
@@ -162,14 +180,9 @@ class Guard:
         path: str = scope["path"]
         method: str = scope["method"]
         headers = scope.get("headers", [])
-        if len(headers) > limits.MAX_HEADER_COUNT:
-            await self._answer(
-                send,
-                431,
-                f"the request has {len(headers)} header lines; at most "
-                f"{limits.MAX_HEADER_COUNT} are accepted",
-                close=True,
-            )
+        problem = _head_problem(scope)
+        if problem is not None:
+            await self._answer(send, 431, problem, close=True)
             return
         public = path.startswith(PUBLIC_PREFIX) and method != "OPTIONS"
         no_store = path.startswith(NO_STORE_PREFIXES)

@@ -17,7 +17,7 @@ bound                       beyond it
 ``BODY_TIMEOUT``            408: the body did not arrive in time (the connection is closed)
 ``MAX_HEADER_COUNT``        431: too many header lines
 ``MAX_HEAD_BYTES``          431 from the server: request line and headers too long
-``HEAD_TIMEOUT``            408 from the server, connection closed: the head came too slowly
+``HEAD_TIMEOUT``            408 from the server, connection closed: no complete head in time
 ``KEEP_ALIVE_TIMEOUT``      an idle keep-alive connection is closed
 ``MAX_CONNECTIONS``         503 from the server for requests on connections beyond it
 ``MAX_SESSIONS``            the least recently active sessions are forgotten (expired first)
@@ -62,7 +62,7 @@ BODY_TIMEOUT = 10.0
 MAX_HEADER_COUNT = 100
 #: Longest request head (request line and headers), in bytes.
 MAX_HEAD_BYTES = 16 * 1024
-#: Seconds a client may take to send a complete request head, once it has started sending one.
+#: Seconds from a connection's opening (or its previous answer) to a complete request head.
 HEAD_TIMEOUT = 10.0
 #: Seconds an idle keep-alive connection stays open.
 KEEP_ALIVE_TIMEOUT = 5

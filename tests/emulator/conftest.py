@@ -9,11 +9,13 @@ The paths come from ``engage_web.wire`` (never re-typed here)::
 from __future__ import annotations
 
 import copy
+import threading
 import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
+import uvicorn
 from starlette.exceptions import StarletteDeprecationWarning
 
 with warnings.catch_warnings():  # starlette 1.10 nudges towards httpx2; httpx is what we pin
@@ -21,6 +23,7 @@ with warnings.catch_warnings():  # starlette 1.10 nudges towards httpx2; httpx i
     from starlette.testclient import TestClient
 
 from engage_web.emulator.app import create_app
+from engage_web.emulator.server import server_config
 from engage_web.wire import DOMAIN_PATH, METHOD_OVERRIDE_HEADER, VISITOR_PATH, VISITORS_PATH
 from tests.fakes import SEED_REQUEST, FakeClock
 from tools.devserver import ServerThread
@@ -156,3 +159,29 @@ def live_server() -> Iterator[str]:
     """A real uvicorn serving the default scenario on a free loopback port."""
     with ServerThread(create_app()) as base_url:
         yield base_url
+
+
+class GuardedServer:
+    """The emulator under :func:`engage_web.emulator.server.server_config` (the settings
+    ``serve`` uses) on a free loopback port, in a thread; ``host``/``port`` once started."""
+
+    def __init__(self, app: Any, **settings: Any) -> None:
+        config = server_config(app, host="127.0.0.1", port=0, **settings)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.port = 0
+
+    def __enter__(self) -> GuardedServer:
+        self.thread.start()
+        started = threading.Event()
+        for _ in range(1000):  # poll until uvicorn has bound its socket (at most 10 s)
+            if self.server.started:
+                break
+            started.wait(0.01)
+        assert self.server.started, "the server did not start"
+        self.port = self.server.servers[0].sockets[0].getsockname()[1]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)

@@ -17,6 +17,7 @@ MODULES = [
     "engage_web.emulator.openapi",
     "engage_web.emulator.scenario",
     "engage_web.emulator.seed",
+    "engage_web.emulator.server",
     "engage_web.emulator.static",
     "tests.liveperson_docs",
 ]
