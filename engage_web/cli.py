@@ -59,6 +59,7 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
+from engage_web import jsontext
 from engage_web.domain import ResolvedBase
 from engage_web.errors import ConfigError, RequestError
 from engage_web.session import Session
@@ -84,8 +85,6 @@ STATE_VERSION = 2
 #: The most bytes read from an input file (attributes, report, state): a request body is at
 #: most 64 KiB, so anything near this size is a mistake (``--attributes /dev/zero``).
 MAX_INPUT_BYTES = 1024 * 1024
-#: The deepest JSON nesting accepted from a file or an option (an SDE is 5 levels deep).
-MAX_JSON_DEPTH = 64
 
 
 class _InputError(Exception):
@@ -221,34 +220,18 @@ class JsonFileStateStore:
 # -- bounded input -----------------------------------------------------------------------------
 
 
-def _depth(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
-    """True when ``value`` nests no deeper than ``limit`` (iterative: no recursion to overflow)."""
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict | list):
-            if depth > limit:
-                return False
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
-    return True
-
-
 def _parse_json(text: str, what: str) -> Any:
-    """JSON within the bounds, or ``_InputError`` naming ``what`` and the problem."""
+    """JSON within the bounds of ``engage_web.jsontext``, or ``_InputError`` naming ``what``."""
     try:
-        value = json.loads(text)
+        return jsontext.loads(text, max_chars=MAX_INPUT_BYTES)
+    except jsontext.JsonBoundsError as exc:
+        raise _InputError(f"{what}: JSON {exc}") from None
     except json.JSONDecodeError as exc:
         raise _InputError(
             f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
-    except RecursionError:
-        raise _InputError(f"{what} nests deeper than {MAX_JSON_DEPTH} levels") from None
-    except ValueError as exc:  # a number past int()'s digit limit
-        raise _InputError(f"{what} holds a number too long to read ({exc})") from None
-    if not _depth(value):
-        raise _InputError(f"{what} nests deeper than {MAX_JSON_DEPTH} levels")
-    return value
+    except (ValueError, RecursionError) as exc:
+        raise _InputError(f"{what} is not JSON this command reads ({exc})") from None
 
 
 def _load_json_file(path: Path | str) -> Any:

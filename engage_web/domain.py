@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from . import jsontext
 from .outcome import (
     DEFAULT_RETRY_STATUSES,
     Answer,
@@ -113,12 +114,14 @@ def domain_classifier(
         try:
             if response.status not in (200, 201):
                 raise ValueError(f"unexpected HTTP status {response.status}")
-            body = json.loads(response.body)
+            body = jsontext.loads(response.body)
             base = base_from_domain_answer(body, domain_api, account_id)
         except (ValueError, TypeError, RecursionError) as exc:
             problem = str(exc) if not isinstance(exc, RecursionError) else "nested too deeply"
             if isinstance(exc, json.JSONDecodeError):
                 problem = "the body is not JSON"
+            elif isinstance(exc, jsontext.JsonBoundsError):
+                problem = f"the body is JSON {exc}"
             message = f"malformed Domain API answer (HTTP {response.status}): {problem}"
             outcome = error_outcome("malformed", message, httpStatus=response.status)
             return Answer(AnswerKind.MALFORMED, response.status, outcome)

@@ -44,6 +44,7 @@ from enum import StrEnum
 from http import HTTPStatus
 from typing import Any
 
+from . import jsontext
 from .session import Session, session_from_answer
 from .transport import HttpResponse
 
@@ -338,6 +339,12 @@ def _not_json(response: HttpResponse) -> str:
     text = response.body.strip()
     if not text:
         return "the body is empty, not a JSON object"
+    try:
+        jsontext.loads(text)
+    except jsontext.JsonBoundsError as exc:
+        return f"the body is JSON {exc}, past what this client reads"
+    except (ValueError, TypeError, RecursionError):
+        pass
     kind = response.header("content-type") or "no content type"
     return f"the body is not JSON ({kind}; starts with {text[:40]!r})"
 
@@ -346,9 +353,13 @@ _NOT_JSON = object()
 
 
 def _json_or_none(text: str) -> Any:
-    """The parsed JSON value, or ``_NOT_JSON`` (``null`` is a JSON value, not a failure)."""
+    """The parsed JSON value, or ``_NOT_JSON`` (``null`` is a JSON value, not a failure).
+
+    Text past the bounds of ``engage_web.jsontext`` (a hostile answer nested thousands deep,
+    which would overflow Pyodide's stack) is never parsed: it is not JSON this client reads.
+    """
     try:
-        return json.loads(text)
+        return jsontext.loads(text)
     except (ValueError, TypeError, RecursionError):
         return _NOT_JSON
 

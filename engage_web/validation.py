@@ -49,12 +49,12 @@ from __future__ import annotations
 import datetime
 import difflib
 import ipaddress
-import json
 import math
 import re
 from collections.abc import Mapping
 from typing import Any
 
+from . import jsontext
 from .errors import FieldError, RequestError
 from .sde import (
     APP_DETAILS,
@@ -251,9 +251,10 @@ def _parse_json(text: str, path: str, want: type, out: _Collector, allowed: str)
         out.add(path, f"JSON text too long (over {MAX_JSON_TEXT} characters)", allowed, text)
         return _MISSING
     try:
-        value = json.loads(text, parse_constant=_reject_constant)
-    except RecursionError:
-        out.add(path, "JSON text nested too deeply", allowed, text)
+        value = jsontext.loads(text, max_chars=MAX_JSON_TEXT, parse_constant=_reject_constant)
+    except (RecursionError, jsontext.JsonBoundsError) as exc:
+        why = str(exc) if isinstance(exc, jsontext.JsonBoundsError) else "nested too deeply"
+        out.add(path, f"JSON text {why}", allowed, text)
         return _MISSING
     except ValueError as exc:
         out.add(path, f"not valid JSON ({exc})", allowed, text)

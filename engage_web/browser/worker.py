@@ -43,6 +43,7 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from engage_web import jsontext
 from engage_web.domain import MemoryBaseCache, ResolvedBase
 from engage_web.errors import ConfigError
 from engage_web.session import MemorySessionStore, Session
@@ -301,7 +302,7 @@ class WorkerHost:
     async def handle(self, message_json: str) -> str | None:
         """Answer one message (JSON text) with JSON text, or ``None`` when nothing is due."""
         try:
-            message = json.loads(message_json)
+            message = jsontext.loads(message_json)
         except (TypeError, ValueError, RecursionError):
             message = None
         if not isinstance(message, dict):

@@ -154,7 +154,8 @@ class OutageServer:
 
 @dataclass
 class InFlight:
-    """ASGI middleware counting concurrent public requests (``/api/``), per route kind."""
+    """ASGI middleware counting concurrent public requests, per kind: ``engagement`` (create
+    session, a ``POST``) and ``report`` (update session, a ``PUT`` or an overridden ``POST``)."""
 
     app: Any
     current: dict[str, int] = field(default_factory=dict)
@@ -163,11 +164,13 @@ class InFlight:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""
-        match = re.search(r"/app/(engagement|report)$", path)
-        if not match or scope.get("method") == "OPTIONS":
+        method = scope.get("method")
+        if not re.search(r"/app/engagement/visitors(/[^/]+)?$", path) or method == "OPTIONS":
             await self.app(scope, receive, send)
             return
-        kind = match.group(1)
+        headers = dict(scope.get("headers") or [])
+        update = method == "PUT" or headers.get(b"x-http-method-override", b"").upper() == b"PUT"
+        kind = "report" if update else "engagement"
         self.current[kind] = self.current.get(kind, 0) + 1
         self.total[kind] = self.total.get(kind, 0) + 1
         self.peak[kind] = max(self.peak.get(kind, 0), self.current[kind])

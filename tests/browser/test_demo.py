@@ -155,7 +155,7 @@ def test_impressions_of_the_button_reach_the_session(
     assert "Chat requested" in page.locator("#engagement-slot").text_content()
 
     sid = page.locator("#session-sid").text_content()
-    recorded = emulator.session(sid)["engagementAttributes"]
+    recorded = emulator.session(sid)["impressions"]
     impressions = [a for a in recorded if a["type"] in ("impDisplay", "impAccept")]
     assert [a["type"] for a in impressions] == ["impDisplay", "impAccept"]
     for attribute in impressions:

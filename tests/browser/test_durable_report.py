@@ -90,7 +90,7 @@ def test_reports_made_while_unreachable_survive_a_reload_and_arrive_once_in_orde
         page.wait_for_function("ChatApi.queuedReports === 0")
 
         sent = sent_before_reload + page.evaluate("window.__sent")
-        recorded = outage.control().session(answer["sessionId"])["engagementAttributes"]
+        recorded = outage.control().session(answer["sessionId"])["impressions"]
         impressions = [sde for sde in recorded if sde.get("type") == "impDisplay"]
         assert impressions == sent  # each once, in the page's order
         assert [sde["revision"] for sde in impressions] == [1, 2, 3, 4, 5]

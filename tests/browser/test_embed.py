@@ -61,8 +61,11 @@ def test_available_with_the_seed_response_shape_after_a_timed_warm_up_retry(
     assert retries[0]["attempt"] == 2
     assert retries[0]["delayMs"] > 0
     first, second = emulator.requests("/engagement")
-    assert "sid=" not in first["query"]  # no session yet: the server opens one
-    assert f"sid={outcome['sessionId']}" in second["query"]  # the re-check continues it
+    assert first["requestLine"] == "POST /api/account/demo/app/engagement/visitors?v=1.0"
+    assert second["requestLine"] == (  # the re-check continues the session the server opened
+        f"POST /api/account/demo/app/engagement/visitors/{outcome['visitorId']}"
+        f"?v=1.0&sid={outcome['sessionId']}"
+    )
 
 
 def test_retry_after_on_503_is_honoured_then_the_check_succeeds(probe: Probe, emulator: Emulator):
@@ -180,7 +183,7 @@ def test_the_visitor_session_is_reused_kept_across_reloads_and_new_sessions(
     second = check(page)
     assert (second["visitorId"], second["sessionId"]) == (first["visitorId"], first["sessionId"])
     last = emulator.requests("/engagement")[-1]
-    assert f"vid={first['visitorId']}" in last["query"]
+    assert last["path"].endswith(f"/visitors/{first['visitorId']}")
     assert f"sid={first['sessionId']}" in last["query"]
 
     page.reload()
@@ -274,7 +277,7 @@ def test_report_adds_impression_events_to_the_session(probe: Probe, emulator: Em
 
     assert result["status"] == "Reported"
     assert result["delivered"] is True
-    recorded = emulator.session(outcome["sessionId"])["engagementAttributes"]
+    recorded = emulator.session(outcome["sessionId"])["impressions"]
     assert impression in [json.loads(json.dumps(r)) for r in _flatten(recorded)]
 
 
@@ -491,7 +494,7 @@ def test_a_runtime_that_cannot_start_answers_every_call_with_an_error(
     [
         (
             "ChatApi.bind('onClick', function () {})",
-            'one of onEngagement, onRetry, onReady; got "onClick"',
+            'one of onEngagement, onRetry, onAttempt, onReady; got "onClick"',
         ),
         (
             "ChatApi.bind('onEngagement', 42)",

@@ -28,7 +28,10 @@ def open_embed(probe: Probe) -> Any:
 
 def report_of(kind: str) -> Any:
     """A predicate for a finished report request carrying an SDE of type ``kind``."""
-    return lambda request: "/app/report" in request.url and kind in (request.post_data or "")
+    return lambda request: (
+        request.method == "PUT" and "/app/engagement/visitors/" in request.url
+        and kind in (request.post_data or "")
+    )
 
 
 @pytest.mark.browser
@@ -55,7 +58,7 @@ def test_the_snippet_shown_is_the_one_running_and_offers_chat(
     with context.expect_event("requestfinished", predicate=report_of("impAccept")) as finished:
         button.click()
     sid = parse_qs(urlsplit(finished.value.url).query)["sid"][0]
-    recorded = [a["type"] for a in emulator.session(sid)["engagementAttributes"]]
+    recorded = [a["type"] for a in emulator.session(sid)["impressions"]]
     assert recorded == ["impDisplay", "impAccept"]
 
 

@@ -208,5 +208,5 @@ def test_visitor_ids_appear_only_in_the_endpoints_own_api_urls(shared: SharedPag
     assert carrying, "the ids were never sent at all"
     assert [u for u in carrying if not u.startswith(api_prefix)] == []
     assert not any(i in shared.page.url for i in ids)
-    assert all(re.search(r"[?&]vid=", u) for u in carrying)
+    assert all(re.search(r"/app/engagement/visitors/[^/?]+\?v=1\.0", u) for u in carrying)
     shared.finish()

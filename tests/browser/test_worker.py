@@ -19,13 +19,15 @@ from engage_web.browser.worker import (
     retry_options_from_js,
 )
 from engage_web.errors import ConfigError
+from engage_web.transport import HttpResponse
 from tests.fakes import (
+    EPOCH,
     HANG,
     SEED_REQUEST,
     FakeClock,
     ScriptedTransport,
     available,
-    json_answer,
+    domain,
     not_available,
     run,
     settle,
@@ -50,9 +52,18 @@ class Page:
         answer = await self.host.handle(json.dumps(message))
         return None if answer is None else json.loads(answer)
 
+    def posted_of(self, *kinds: str) -> list[dict[str, Any]]:
+        """The posted messages of these types, in order."""
+        return [m for m in self.posted if m["type"] in kinds]
+
+    def targets(self) -> list[str]:
+        """What follows ``/app/engagement/`` in each request's URL."""
+        return [r.url.split("/app/engagement/", 1)[1] for r in self.transport.requests]
+
 
 def test_a_check_answers_with_its_outcome_and_posts_on_retry_events_in_page_units():
-    """init answers ready; a check posts onRetry {attempt, delayMs, reason}, then its outcome."""
+    """init answers ready; a check posts onAttempt {attempt, stage, method, url} before each
+    request and onRetry {attempt, delayMs, reason} before each wait, then its outcome."""
     page = Page(ScriptedTransport(not_available(), available(status=200)))
 
     async def scenario() -> tuple[Any, Any]:
@@ -65,8 +76,13 @@ def test_a_check_answers_with_its_outcome_and_posts_on_retry_events_in_page_unit
     assert answer["type"] == "outcome"
     assert answer["id"] == 7
     assert answer["outcome"]["status"] == "Available"
+    visitors = "https://emulator.test/api/account/demo/app/engagement/visitors"
     assert page.posted == [
-        {"type": "retry", "event": {"attempt": 2, "delayMs": 1000, "reason": "NotAvailable"}}
+        {"type": "attempt", "event": {"attempt": 1, "stage": "check", "method": "POST",
+                                      "url": f"{visitors}?v=1.0"}},
+        {"type": "retry", "event": {"attempt": 2, "delayMs": 1000, "reason": "NotAvailable"}},
+        {"type": "attempt", "event": {"attempt": 2, "stage": "check", "method": "POST",
+                                      "url": f"{visitors}/v1?v=1.0&sid=s1"}},
     ]
 
 
@@ -123,18 +139,18 @@ def test_a_check_before_init_says_how_to_configure():
 
 
 @pytest.mark.parametrize(
-    ("stored", "query"),
+    ("stored", "target"),
     [
-        ({"vid": "v9", "sid": "s9"}, "&vid=v9&sid=s9"),
-        ({"vid": "v9", "sid": None}, "&vid=v9"),
-        ({"vid": None, "sid": None}, ""),
-        ({"vid": "bad id!", "sid": "s9"}, ""),
-        ({"vid": "v9", "sid": "x" * 65}, "&vid=v9"),
-        (None, ""),
+        ({"vid": "v9", "sid": "s9"}, "visitors/v9?v=1.0&sid=s9"),
+        ({"vid": "v9", "sid": None}, "visitors/v9?v=1.0"),
+        ({"vid": None, "sid": None}, "visitors?v=1.0"),
+        ({"vid": "bad id!", "sid": "s9"}, "visitors?v=1.0"),
+        ({"vid": "v9", "sid": "x" * 65}, "visitors/v9?v=1.0"),
+        (None, "visitors?v=1.0"),
     ],
     ids=["pair", "new-tab", "none", "mangled-vid", "mangled-sid", "missing"],
 )
-def test_the_first_check_sends_the_session_the_page_stored(stored, query):
+def test_the_first_check_sends_the_session_the_page_stored(stored, target):
     """The page's stored vid/sid go with the first check; ids storage mangled are dropped."""
     page = Page(ScriptedTransport(available()))
 
@@ -143,8 +159,7 @@ def test_the_first_check_sends_the_session_the_page_stored(stored, query):
         await page.send({"type": "check", "id": 1, "params": SEED_REQUEST, "session": stored})
 
     run(scenario())
-    url = page.transport.requests[0].url
-    assert url.endswith("/app/engagement?v=1.0" + query)
+    assert page.targets() == [target]
 
 
 def test_the_engine_session_is_not_overwritten_by_the_page_ids_of_an_older_outcome():
@@ -157,7 +172,7 @@ def test_the_engine_session_is_not_overwritten_by_the_page_ids_of_an_older_outco
         await page.send({"type": "check", "id": 2, "params": {}, "session": {"vid": "old"}})
 
     run(scenario())
-    assert page.transport.requests[1].url.endswith("&vid=v1&sid=s1")
+    assert page.targets()[1] == "visitors/v1?v=1.0&sid=s1"
 
 
 def test_a_queued_report_goes_to_its_own_session_and_leaves_the_current_one_alone():
@@ -166,8 +181,8 @@ def test_a_queued_report_goes_to_its_own_session_and_leaves_the_current_one_alon
     page = Page(
         ScriptedTransport(
             available("v1", "s2"),
-            json_answer(200, {"recorded": 1}),
-            available("v1", "s2", status=200),
+            HttpResponse(200, {}, ""),
+            available("v1", "s2"),
         )
     )
     impression = {"type": "impDisplay", "campaign": 1, "engId": 2, "revision": 3}
@@ -176,7 +191,7 @@ def test_a_queued_report_goes_to_its_own_session_and_leaves_the_current_one_alon
         await page.send({"type": "init", "config": CONFIG})
         await page.send({"type": "check", "id": 1, "params": {}})
         answer = await page.send(
-            {"type": "report", "id": 2, "engagementAttributes": [impression], "pageId": None,
+            {"type": "report", "id": 2, "engagementAttributes": [impression], "pageId": "p0",
              "session": {"vid": "v1", "sid": "s1"}}
         )
         await page.send({"type": "check", "id": 3, "params": {}})
@@ -184,14 +199,15 @@ def test_a_queued_report_goes_to_its_own_session_and_leaves_the_current_one_alon
 
     answer = run(scenario())
     assert answer["result"]["delivered"] is True
-    assert page.transport.requests[1].url.endswith("/app/report?v=1.0&vid=v1&sid=s1")
-    assert page.transport.requests[2].url.endswith("&vid=v1&sid=s2")
+    assert page.transport.requests[1].method == "PUT"
+    assert json.loads(page.transport.requests[1].body)["pageId"] == "p0"
+    assert page.targets()[1:] == ["visitors/v1?v=1.0&sid=s1", "visitors/v1?v=1.0&sid=s2"]
 
 
 def test_report_goes_to_the_current_session():
-    """A report message is sent to the session of the last answer and answered 'reported'."""
-    recorded = {"sessionId": "s1", "visitorId": "v1", "pageId": "p1", "recorded": 1}
-    page = Page(ScriptedTransport(available("v1", "s1"), json_answer(200, recorded)))
+    """A report message is an update of the session of the last answer, for its page, and is
+    answered 'reported'."""
+    page = Page(ScriptedTransport(available("v1", "s1"), HttpResponse(200, {}, "")))
     impression = {"type": "impDisplay", "campaign": 1, "engId": 2, "revision": 3}
 
     async def scenario() -> Any:
@@ -204,8 +220,10 @@ def test_report_goes_to_the_current_session():
     answer = run(scenario())
     request = page.transport.requests[1]
     assert request.method == "PUT"
-    assert request.url.endswith("/app/report?v=1.0&vid=v1&sid=s1")
-    assert json.loads(request.body)["engagementAttributes"] == [impression]
+    assert page.targets()[1] == "visitors/v1?v=1.0&sid=s1"
+    assert json.loads(request.body) == {
+        "pageId": "p1", "impAttributes": [impression], "engagementAttributes": []
+    }
     assert answer["type"] == "reported"
     assert answer["id"] == 2
     assert answer["result"]["delivered"] is True
@@ -368,8 +386,9 @@ def test_a_watch_posts_each_changed_outcome_and_unwatch_leaves_no_timer():
         await settle()
 
     run(scenario())
-    assert [m["outcome"]["status"] for m in page.posted] == ["NotAvailable", "Available"]
-    assert {m["type"] for m in page.posted} == {"engagement"}
+    changes = page.posted_of("engagement")
+    assert [m["outcome"]["status"] for m in changes] == ["NotAvailable", "Available"]
+    assert {m["type"] for m in page.posted} == {"engagement", "attempt"}
     assert clock.pending == []
 
 
@@ -391,3 +410,64 @@ def test_bad_watch_options_are_posted_as_an_error_naming_the_option(options, fie
     assert message["outcome"]["error"]["code"] == "config"
     assert message["outcome"]["error"]["field"] == field
     assert page.transport.calls == 0
+
+
+def test_with_only_an_account_id_the_worker_looks_up_and_tells_the_page_the_base():
+    """init without an endpoint: the first check asks the Domain API, and the base it names is
+    posted to the page ({type: "base", base, resolvedAt in ms}) so the page can keep it."""
+    page = Page(ScriptedTransport(domain("127.0.0.1:8765"), available()))
+
+    async def scenario() -> None:
+        config = {"accountId": "demo", "domainApi": "http://127.0.0.1:8765"}
+        await page.send({"type": "init", "config": config})
+        await page.send({"type": "check", "id": 1, "params": {}})
+
+    run(scenario())
+    (base,) = page.posted_of("base")
+    assert base["base"] == "http://127.0.0.1:8765"
+    assert base["resolvedAt"] == round(EPOCH * 1000)
+    assert [a["event"]["stage"] for a in page.posted_of("attempt")] == ["lookup", "check"]
+
+
+@pytest.mark.parametrize(
+    ("cached", "asks"),
+    [
+        ({"base": "https://va.test", "resolvedAt": round(EPOCH * 1000) - 60_000}, False),
+        ({"base": "https://va.test", "resolvedAt": round((EPOCH - 2 * 86400) * 1000)}, True),
+        ({"base": "javascript:alert(1)", "resolvedAt": round(EPOCH * 1000)}, True),
+        ({"base": 7, "resolvedAt": "yesterday"}, True),
+    ],
+    ids=["fresh", "two-days-old", "mangled-url", "mangled-types"],
+)
+def test_the_base_the_page_kept_is_used_while_fresh_and_sound(cached, asks):
+    """A base the page stored (cachedBase) spares the look-up while it is less than a day old and
+    a usable URL; an old or mangled one is looked up again."""
+    script = [domain("va.test"), available()] if asks else [available()]
+    page = Page(ScriptedTransport(*script))
+
+    async def scenario() -> None:
+        config = {"accountId": "demo", "cachedBase": cached}
+        await page.send({"type": "init", "config": config})
+        await page.send({"type": "check", "id": 1, "params": {}})
+
+    run(scenario())
+    urls = [r.url for r in page.transport.requests]
+    assert ("baseURI.json" in urls[0]) is asks
+    assert urls[-1].startswith("https://va.test/api/account/demo/app/engagement/visitors")
+
+
+def test_method_override_from_the_page_sends_reports_as_post():
+    """methodOverride: true in init makes reports POST + X-HTTP-Method-Override: PUT."""
+    page = Page(ScriptedTransport(available("v1", "s1"), HttpResponse(200, {}, "")))
+    impression = {"type": "impDisplay", "campaign": 1, "engId": 2, "revision": 3}
+
+    async def scenario() -> Any:
+        await page.send({"type": "init", "config": {**CONFIG, "methodOverride": True}})
+        await page.send({"type": "check", "id": 1, "params": {}})
+        return await page.send(
+            {"type": "report", "id": 2, "engagementAttributes": [impression], "pageId": None}
+        )
+
+    assert run(scenario())["result"]["delivered"] is True
+    request = page.transport.requests[1]
+    assert (request.method, request.headers["X-HTTP-Method-Override"]) == ("POST", "PUT")

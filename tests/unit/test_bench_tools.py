@@ -23,7 +23,7 @@ from tools.bench import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-BODY = {"consumerSections": ["Support", "English", "Other"]}
+BODY = {"appType": "EXTERNAL", "consumerSections": ["Support", "English", "Other"]}
 
 
 @pytest.mark.parametrize(
@@ -48,7 +48,7 @@ def test_the_bench_scenario_answers_available_on_the_first_check():
 
     client = TestClient(create_app(bench_scenario()))
     answer = client.post(ENGAGEMENT_URL, json=BODY)
-    assert (answer.status_code, answer.json()["status"]) == (201, "Available")
+    assert (answer.status_code, answer.json()["status"]) == (200, "Available")
 
 
 def test_the_byte_counter_counts_each_answer_body_and_headers():
@@ -68,7 +68,7 @@ def test_the_load_generator_sends_exactly_the_requested_count_over_keep_alive():
 
     with ServerThread(throughput_app()) as base:
         port = int(base.rsplit(":", 1)[1])
-        body = b'{"consumerSections": ["Support"]}'
+        body = b'{"appType": "EXTERNAL", "consumerSections": ["Support"]}'
         request = (
             f"POST {ENGAGEMENT_URL} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
@@ -76,7 +76,7 @@ def test_the_load_generator_sends_exactly_the_requested_count_over_keep_alive():
         result = asyncio.run(
             load_generate("127.0.0.1", port, request, total=60, concurrency=4, time_limit=60)
         )
-    assert (result.requests, result.errors, result.statuses) == (60, 0, {201: 60})
+    assert (result.requests, result.errors, result.statuses) == (60, 0, {200: 60})
     assert len(result.latencies_ms) == 60
 
 
