@@ -362,6 +362,8 @@ class Check:
         message = str(error) or type(error).__name__
         if not isinstance(error, TransportError):
             message = f"the transport failed: {type(error).__name__}: {message}"
+        if getattr(error, "final", False):  # a redirect: no wait will change it
+            return self._give_up(error_outcome(code, message), None)
         return self._retry(error_outcome(code, message), code, None, event.now, 0.0)
 
     def _retry(

@@ -24,6 +24,7 @@ __all__ = [
     "EngageError",
     "FieldError",
     "NetworkError",
+    "RedirectRefused",
     "RequestError",
     "TransportError",
 ]
@@ -113,16 +114,44 @@ class ConfigError(EngageError, ValueError):
 class TransportError(EngageError, OSError):
     """One HTTP exchange failed without an HTTP answer. Raised by transports, not by the engine.
 
-    ``reason`` is the outcome code the engine reports for it: ``"network"`` or ``"timeout"``.
+    ``reason`` is the outcome code the engine reports for it: ``"network"``, ``"timeout"`` or
+    ``"redirect"``. ``final`` failures are never retried (time does not cure them).
     """
 
     reason = "network"
+    final = False
 
 
 class NetworkError(TransportError):
     """The request could not be delivered or answered: connection refused or dropped, DNS, CORS."""
 
     reason = "network"
+
+
+class RedirectRefused(TransportError):
+    """The server answered with a redirect, which is not followed: an engagement API never
+    redirects, and following one would send the visitor's ids and SDEs to an address nobody
+    configured (a 307 would even re-post the body). Final: the configuration must change.
+
+    Example::
+
+        >>> str(RedirectRefused("https://h/x", 302, "http://elsewhere/"))[:60]
+        'https://h/x answered HTTP 302, a redirect to http://elsewher'
+    """
+
+    reason = "redirect"
+    final = True
+
+    def __init__(self, url: str, status: int | None = None, location: str | None = None) -> None:
+        self.url = url
+        self.status = status
+        self.location = location
+        answered = f"HTTP {status}, a redirect" if status else "a redirect"
+        to = f" to {location[:200]}" if location else ""
+        super().__init__(
+            f"{url[:200]} answered {answered}{to}; redirects are not followed: configure the "
+            "address the service really answers on"
+        )
 
 
 class AttemptTimeout(TransportError):

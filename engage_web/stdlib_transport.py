@@ -20,8 +20,9 @@ within ``timeout`` seconds)::
 
 The blocking ``urllib`` call runs in a worker thread (``asyncio.to_thread``). Cancelling the
 awaiting task returns control at once; the thread itself ends on its own by the socket timeout.
-Redirects are not followed (a 3xx comes back as it is: an API answer never redirects, and
-following a POST redirect would turn it into a GET without its body). Proxies from the
+Redirects are not followed: a 301, 302, 303, 307 or 308 raises ``RedirectRefused`` (an API
+answer never redirects; following one would send the visitor's data to an address nobody
+configured, and a 307 would re-post the body). Proxies from the
 environment (``http_proxy``/``no_proxy``) are honoured, as usual for urllib.
 """
 
@@ -34,13 +35,15 @@ import urllib.error
 import urllib.request
 from email.message import Message
 
-from .errors import AttemptTimeout, NetworkError, TransportError
+from .errors import AttemptTimeout, NetworkError, RedirectRefused, TransportError
 from .transport import HttpRequest, HttpResponse
 
 __all__ = ["MAX_RESPONSE_BYTES", "stdlib_transport"]
 
 #: Answers larger than this are refused (NetworkError) rather than buffered without end.
 MAX_RESPONSE_BYTES = 8 * 1024 * 1024
+#: The statuses that redirect (never followed).
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -102,6 +105,9 @@ def _exchange(request: HttpRequest, timeout: float) -> HttpResponse:
                     response.status, _headers(response.headers), _text(raw, response.headers)
                 )
         except urllib.error.HTTPError as exc:  # a status answer: returned, not raised
+            if exc.code in REDIRECTS:
+                exc.close()
+                raise RedirectRefused(request.url, exc.code, exc.headers.get("location")) from None
             with exc:
                 raw = _read(exc, request.url)
                 return HttpResponse(exc.code, _headers(exc.headers), _text(raw, exc.headers))

@@ -16,7 +16,8 @@ the browser's message, e.g. "Failed to fetch"), so the failure is classified by 
 per-attempt ``AbortSignal.timeout`` has fired, it was our timeout (``AttemptTimeout``); otherwise
 the network failed (``NetworkError`` with the browser's message), whether while connecting or
 while reading the body. ``asyncio.CancelledError`` is never swallowed: pyfetch aborts the fetch
-and the cancellation propagates.
+and the cancellation propagates. Redirects are not followed (``redirect: "manual"``): the
+browser hides where they lead, and the transport raises ``RedirectRefused``.
 
 The JS imports are guarded, so this module imports under CPython too; calling the transport
 there raises a clear ``RuntimeError``. Tests drive the whole flow under CPython with the
@@ -29,7 +30,7 @@ import sys
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
-from engage_web.errors import AttemptTimeout, NetworkError, TransportError
+from engage_web.errors import AttemptTimeout, NetworkError, RedirectRefused, TransportError
 from engage_web.transport import HttpRequest, HttpResponse
 
 __all__ = ["classify_failure", "pyfetch_transport"]
@@ -67,6 +68,9 @@ class _Response(Protocol):
 
     @property
     def headers(self) -> Mapping[str, str]: ...
+
+    @property
+    def type(self) -> str: ...
 
     def text(self) -> Awaitable[str]: ...
 
@@ -123,11 +127,17 @@ async def pyfetch_transport(
             "engage_web.stdlib_transport or pass transport= to ChatApi"
         )
     signal = make_signal(timeout)
-    options: dict[str, Any] = {"method": request.method, "headers": dict(request.headers)}
+    options: dict[str, Any] = {
+        "method": request.method,
+        "headers": dict(request.headers),
+        "redirect": "manual",  # never followed: see RedirectRefused
+    }
     if request.body is not None:
         options["body"] = request.body
     try:
         response = await fetch(request.url, signal=signal, **options)
+        if getattr(response, "type", None) == "opaqueredirect":
+            raise RedirectRefused(request.url)
         status = int(response.status)
         headers = {str(k).lower(): str(v) for k, v in dict(response.headers).items()}
     except _JS_FAILURES as error:

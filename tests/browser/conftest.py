@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,6 +113,16 @@ class Emulator:
 
     def session(self, sid: str) -> dict[str, Any]:
         return self.client.get(f"/_emulator/sessions/{sid}").raise_for_status().json()
+
+    def wait_for_updates(self, count: int, timeout: float = 60.0) -> list[dict[str, Any]]:
+        """The update-session requests in the log, once there are ``count`` of them (polls the
+        emulator: a worker's request is not always visible to the browser's event stream)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            updates = [r for r in self.requests("/visitors/") if r.get("route") == "update"]
+            if len(updates) >= count or time.monotonic() > deadline:
+                return updates
+            time.sleep(0.05)
 
 
 @pytest.fixture(scope="session")

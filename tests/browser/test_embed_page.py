@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 import pytest
 
@@ -26,14 +26,6 @@ def open_embed(probe: Probe) -> Any:
     return page
 
 
-def report_of(kind: str) -> Any:
-    """A predicate for a finished report request carrying an SDE of type ``kind``."""
-    return lambda request: (
-        request.method == "PUT" and "/app/engagement/visitors/" in request.url
-        and kind in (request.post_data or "")
-    )
-
-
 @pytest.mark.browser
 def test_the_snippet_shown_is_the_one_running_and_offers_chat(
     probe: Probe,
@@ -41,23 +33,18 @@ def test_the_snippet_shown_is_the_one_running_and_offers_chat(
     pages: Path,  # noqa: F811
 ):
     """The code block reads exactly like the snippet file, and that snippet shows the button."""
-    context = probe.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    probe.watch(page)
-    with context.expect_event(
-        "requestfinished", predicate=report_of("impDisplay"), timeout=OUTCOME_TIMEOUT_MS
-    ):
-        page.goto(probe.base_url + "/embed.html")
-        assert page.locator("#embed-snippet").text_content() == SNIPPET
-        live_tag = '#embed-live script[src="engage.js"][data-account-id="demo"]'
-        assert page.locator(live_tag).count() == 1
-        button = page.get_by_role("button", name="Chat with TestSkill")
-        button.wait_for(state="visible", timeout=OUTCOME_TIMEOUT_MS)
+    page = open_embed(probe)
+    assert page.locator("#embed-snippet").text_content() == SNIPPET
+    live_tag = '#embed-live script[src="engage.js"][data-account-id="demo"]'
+    assert page.locator(live_tag).count() == 1
+    button = page.get_by_role("button", name="Chat with TestSkill")
+    button.wait_for(state="visible", timeout=OUTCOME_TIMEOUT_MS)
     screenshot(page, "embed.png")
-
-    with context.expect_event("requestfinished", predicate=report_of("impAccept")) as finished:
-        button.click()
-    sid = parse_qs(urlsplit(finished.value.url).query)["sid"][0]
+    assert len(emulator.wait_for_updates(1)) == 1  # impDisplay, reported when the button shows
+    button.click()
+    updates = emulator.wait_for_updates(2)
+    assert [u["method"] for u in updates] == ["PUT", "PUT"]
+    sid = parse_qs(updates[-1]["query"])["sid"][0]
     recorded = [a["type"] for a in emulator.session(sid)["impressions"]]
     assert recorded == ["impDisplay", "impAccept"]
 
