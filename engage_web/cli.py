@@ -423,6 +423,7 @@ def _cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     from engage_web.emulator.app import create_app, loopback_origins
     from engage_web.emulator.scenario import ScenarioError, load_scenario
+    from engage_web.emulator.server import server_config
 
     try:
         scenario = load_scenario(args.scenario)
@@ -451,8 +452,7 @@ def _cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     )
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print("warning: the /_emulator/ control routes are reachable from the network", file=err)
-    config = uvicorn.Config(app, log_level="warning", lifespan="off")
-    uvicorn.Server(config).run(sockets=[sock])
+    uvicorn.Server(server_config(app)).run(sockets=[sock])
     return EXIT_OK
 
 

@@ -27,6 +27,7 @@ import uvicorn
 
 from engage_web.emulator.app import create_app, loopback_origins
 from engage_web.emulator.scenario import Scenario
+from engage_web.emulator.server import server_config
 
 __all__ = ["ServerThread", "create_dev_app", "serve"]
 
@@ -64,7 +65,7 @@ def serve(
         f"/_emulator/, OpenAPI at /openapi.json; Ctrl-C stops)",
         flush=True,
     )
-    uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="off")
+    uvicorn.Server(server_config(app, host=host, port=port)).run()
 
 
 class ServerThread:
@@ -100,14 +101,7 @@ class ServerThread:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
         port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app,
-            log_level="warning",
-            lifespan="off",
-            access_log=False,
-            timeout_graceful_shutdown=2,
-        )
-        server = uvicorn.Server(config)
+        server = uvicorn.Server(server_config(self.app))
         started = threading.Event()
 
         def run() -> None:

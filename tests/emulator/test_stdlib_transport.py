@@ -9,10 +9,10 @@ import socket
 import httpx
 import pytest
 from starlette.applications import Starlette
-from starlette.responses import RedirectResponse
+from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Route
 
-from engage_web.errors import AttemptTimeout, NetworkError
+from engage_web.errors import AttemptTimeout, NetworkError, RedirectRefused
 from engage_web.stdlib_transport import stdlib_transport
 from engage_web.transport import HttpRequest
 from tests.emulator.conftest import VISITORS, query, session_path
@@ -86,17 +86,42 @@ def test_cancelling_returns_at_once(live_server: str):
     asyncio.run(scenario())
 
 
-def test_redirects_are_not_followed():
-    """A 3xx comes back as it is (an API never redirects; following would drop the POST body)."""
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_redirects_are_refused_not_followed(status):
+    """A redirect raises RedirectRefused naming the status and the target, and the target is
+    never asked (an API never redirects; a 307 would re-post the visitor's data elsewhere)."""
+    hits = []
 
     async def moved(request):
-        return RedirectResponse("/elsewhere", status_code=307)
+        return RedirectResponse("/elsewhere", status_code=status)
 
-    app = Starlette(routes=[Route("/moved", moved, methods=["POST"])])
+    async def elsewhere(request):
+        hits.append(request.method)
+        return JSONResponse({})
+
+    app = Starlette(routes=[Route("/moved", moved, methods=["POST"]),
+                            Route("/elsewhere", elsewhere, methods=["GET", "POST"])])
+    with ServerThread(app) as base, pytest.raises(RedirectRefused) as caught:
+        send(HttpRequest("POST", f"{base}/moved", JSON, "{}"))
+    assert (caught.value.status, caught.value.location) == (status, "/elsewhere")
+    assert caught.value.final
+    assert hits == []
+
+
+def test_a_redirect_ends_a_check_at_once_with_code_redirect(live_server: str):
+    """Through ChatApi, a redirecting endpoint is one Error outcome (code "redirect"), never
+    retried: waiting does not change a configuration."""
+    from engage_web.api import ChatApi
+
+    async def moved(request):
+        return RedirectResponse(f"{live_server}/api/x", status_code=302)
+
+    app = Starlette(routes=[Route("/{path:path}", moved, methods=["POST"])])
     with ServerThread(app) as base:
-        answer = send(HttpRequest("POST", f"{base}/moved", JSON, "{}"))
-    assert answer.status == 307
-    assert answer.header("location") == "/elsewhere"
+        outcome = asyncio.run(ChatApi(base, "demo").get_engagement())
+    assert outcome["error"]["code"] == "redirect"
+    assert outcome["error"]["attempts"] == 1
+    assert "302" in outcome["error"]["message"]
 
 
 @pytest.mark.parametrize("url", ["not a url", "ftp://127.0.0.1/x"])
