@@ -136,12 +136,13 @@ async def pyfetch_transport(
         options["body"] = request.body
     try:
         response = await fetch(request.url, signal=signal, **options)
-        if getattr(response, "type", None) == "opaqueredirect":
-            raise RedirectRefused(request.url)
+        redirected = getattr(response, "type", None) == "opaqueredirect"
         status = int(response.status)
         headers = {str(k).lower(): str(v) for k, v in dict(response.headers).items()}
     except _JS_FAILURES as error:
         raise classify_failure(error, timed_out=bool(signal.aborted), timeout=timeout) from None
+    if redirected:
+        raise RedirectRefused(request.url)
     try:
         body = await response.text()
     except _BODY_FAILURES as error:

@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 
 from engage_web.browser.pyfetch_transport import classify_failure, pyfetch_transport
-from engage_web.errors import AttemptTimeout, NetworkError
+from engage_web.errors import AttemptTimeout, NetworkError, RedirectRefused
 from engage_web.transport import HttpRequest, HttpResponse
 
 REQUEST = HttpRequest(
     "POST",
-    "http://127.0.0.1:9/api/account/demo/app/engagement?v=1.0",
+    "http://127.0.0.1:9/api/account/demo/app/engagement/visitors?v=1.0",
     {"Content-Type": "application/json"},
     '{"appType": "EXTERNAL"}',
 )
@@ -40,6 +40,7 @@ class FakeResponse:
     headers: dict[str, str]
     body: str = ""
     body_error: BaseException | None = None
+    type: str = "basic"
 
     async def text(self) -> str:
         if self.body_error is not None:
@@ -100,6 +101,18 @@ def test_the_request_is_sent_once_with_method_headers_body_and_a_timeout_signal(
         REQUEST.body,
     )
     assert call["signal"].seconds == 2.5
+    assert call["redirect"] == "manual"
+
+
+def test_an_opaque_redirect_is_refused_not_followed():
+    """fetch with redirect "manual" hands back an opaque redirect (status 0, type
+    "opaqueredirect"): the transport refuses it as final, with no body read."""
+    fetch = FakeFetch(FakeResponse(0, {}, body_error=AssertionError("never read"),
+                                   type="opaqueredirect"))
+    with pytest.raises(RedirectRefused) as caught:
+        run(fetch)
+    assert caught.value.final
+    assert caught.value.reason == "redirect"
 
 
 def test_a_request_without_body_sends_no_body_option():
