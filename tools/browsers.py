@@ -31,6 +31,7 @@ import os
 import shutil
 import stat
 import subprocess
+import warnings
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -227,7 +228,9 @@ def launch_webkit(display: str) -> Any:
     env = dict(os.environ, DISPLAY=display)
     env.pop("WAYLAND_DISPLAY", None)
     service = Service(str(WEBKIT_DRIVER), log_output=subprocess.DEVNULL, env=env)
-    driver = webdriver.WebKitGTK(options=options, service=service)
+    with warnings.catch_warnings():   # Selenium 4.51's own WebKitGTK set-up uses a deprecated call
+        warnings.simplefilter("ignore", DeprecationWarning)
+        driver = webdriver.WebKitGTK(options=options, service=service)
     driver.set_page_load_timeout(START_TIMEOUT_S)
     return driver
 
