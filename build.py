@@ -204,7 +204,10 @@ def cmd_bench(args: argparse.Namespace) -> None:
     cmd_build(args)
     from tools import bench
 
-    bench.main(ROOT, runs=args.runs, out=args.out)
+    if args.only:
+        bench.main(ROOT, runs=args.runs, out=args.out, sections=args.only)
+    else:
+        bench.main(ROOT, runs=args.runs, out=args.out)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -246,6 +249,12 @@ def main(argv: list[str] | None = None) -> None:
     bench = commands.add_parser("bench", help="run the benchmarks and print figures and ratios")
     bench.add_argument("--runs", type=int, default=5, help="runs per variant (default 5)")
     bench.add_argument("--out", default="bench-results/latest.json", help="where to write JSON")
+    bench.add_argument(
+        "--only", action="append", metavar="SECTION",
+        choices=["startup", "retry", "kiosk", "throughput", "engines"],
+        help="run only this section (repeatable); e.g. --only engines: Chromium, Firefox and "
+        "WebKit side by side",
+    )
     bench.set_defaults(func=cmd_bench)
 
     args = parser.parse_args(argv)

@@ -254,4 +254,4 @@ def engine_version(engine: str) -> str:
         done = subprocess.run(commands[engine], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
         return ""
-    return done.stdout.strip()
+    return done.stdout.split(" built on ")[0].strip()   # Debian's Chromium adds its build host
