@@ -19,6 +19,10 @@ What a page logs is collected two ways, and a test fails on anything it did not 
 - the engine's own events where it has them: Playwright's console and page errors (workers
   included) in Chromium; WebDriver BiDi ``log.entryAdded`` in Firefox (workers included).
 
+Requests that leave the loopback origin fail the test where the engine reports requests:
+Playwright's ``request`` events in Chromium, BiDi ``network.beforeRequestSent`` in Firefox
+(workers included). WebKit cannot tell (no BiDi); the machine has no other network anyway.
+
 Pages are served by :class:`EngineSite`, an ASGI wrapper around the dev app (``dist/`` plus the
 emulator on one loopback origin): test pages and scripts registered by the test under
 ``/xtest/``, optional headers on every answer (a strict CSP), a replacement body for a path
@@ -414,10 +418,19 @@ class _SeleniumEngine:
             self.driver.script.add_javascript_error_handler(
                 lambda entry: self.native.append(f"pageerror: {entry.text}")
             )
+            self.driver.network.add_event_handler("before_request_sent", self._on_request)
 
     def _on_console(self, entry: Any) -> None:
         if entry.level == "error":
             self.native.append(f"console.error: {entry.text}")
+
+    def _on_request(self, params: Any) -> None:
+        """BiDi ``network.beforeRequestSent`` (the page's and its workers' requests)."""
+        request = params.get("request") if isinstance(params, dict) else None
+        url = request.get("url", "") if isinstance(request, dict) else ""
+        if url.startswith(("http:", "https:", "ws:", "wss:")) and urlsplit(url).hostname not in (
+            "127.0.0.1", "localhost"):
+            self.native.append(f"request left the loopback origin: {url}")
 
     def fresh(self, base_url: str) -> None:
         """Leave the last test's page (its worker stops) and clear the site's storage."""
