@@ -9,7 +9,7 @@
  *                   {type: "check", id, params, session}
  *                   {type: "report", id, engagementAttributes, pageId, session}
  *                   {type: "cancel"}  {type: "watch", params, options, session}  {type: "unwatch"}
- *   worker -> page  {type: "ready", bootMs}  {type: "failed", error: {code, message, field}}
+ *   worker -> page  {type: "ready", bootMs, bootKind}  {type: "failed", error: {code, message, field}}
  *                   {type: "outcome", id, outcome}  {type: "reported", id, result}
  *                   {type: "retry", event}  {type: "engagement", outcome}   (both posted by
  *                   Python itself, see worker.py; "engagement" is a watched outcome change)
@@ -81,11 +81,96 @@ async function snapshotBytes(snapshot) {
   return bytes;
 }
 
+/**
+ * Can this engine use the snapshot at all? Asked before anything is downloaded, so that an
+ * engine that cannot use it never fetches its megabytes: a gzipped snapshot needs
+ * DecompressionStream (Safari < 16.4 has none).
+ */
+function snapshotUsable(snapshot) {
+  return Boolean(snapshot) &&
+    (!snapshot.file.endsWith(".gz") || typeof DecompressionStream === "function");
+}
+
+/**
+ * Pyodide's module factory, wrapped so that a snapshot made in one engine restores in another.
+ *
+ * Pyodide's start-up (a preRun of pyodide.asm.mjs) adds CPython's call trampoline to the wasm
+ * function table and stores its table index in `_PyRuntime`, which is in the wasm memory, and
+ * so in the snapshot. That index is not the same in every engine: JavaScriptCore (WebKit,
+ * Safari) hands out a new JS object for a wasm function each time it is exported, so
+ * Emscripten's dynamic linking cannot find the functions already in the table and appends
+ * about a thousand duplicates before the trampoline is added (index 15146 in WebKitGTK 2.50
+ * against 14174 in Chromium and Firefox). Restored as is, a snapshot made in Chromium makes
+ * WebKit's first Python call jump to a duplicate of an unrelated function: "call_indirect to a
+ * signature that does not match". So the index this engine computed is kept across the
+ * restore. Everything else the snapshot holds uses the table's initial slots, which every
+ * engine fills alike. (Not JSPI: hiding WebAssembly.Suspending changes neither index.)
+ * Returns null when this Pyodide has none of these internals: the snapshot is then restored
+ * as is, and any failure costs a normal boot as before.
+ */
+async function portableModuleFactory() {
+  const asm = await import(new URL("pyodide.asm.mjs", PYODIDE_URL).href);
+  const createPyodideModule = asm.default;
+  if (typeof createPyodideModule !== "function") return null;
+  return async (settings) => {
+    const module = await createPyodideModule(settings);
+    const api = module.API;
+    const offsetAt = module.__PyEM_EMSCRIPTEN_TRAMPOLINE_OFFSET;
+    if (!api || typeof api.restoreSnapshot !== "function" || typeof offsetAt !== "number" ||
+        typeof module.__PyRuntime !== "number") {
+      return module;
+    }
+    const slot = (module.__PyRuntime + module.HEAP32[offsetAt >>> 2]) >>> 2;
+    const ownTrampoline = module.HEAP32[slot];   // set by this engine's start-up
+    const restore = api.restoreSnapshot;
+    api.restoreSnapshot = function (bytes) {
+      const restored = restore.call(this, bytes);
+      module.HEAP32[slot] = ownTrampoline;
+      return restored;
+    };
+    return module;
+  };
+}
+
+/**
+ * Run `boot` with the worker's fetch remembering the runtime's files (Pyodide's lock file,
+ * wasm and stdlib), so that a normal boot after a failed snapshot restore reuses what the
+ * failed attempt downloaded instead of downloading it again. Forgotten when `boot` ends.
+ */
+async function fetchingRuntimeOnce(boot) {
+  const fetchOriginal = self.fetch;
+  const kept = new Map();
+  self.fetch = function (input, init) {
+    const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+    const method = (init && init.method) || (input instanceof Request ? input.method : "GET");
+    if (!url.startsWith(PYODIDE_URL) || method.toUpperCase() !== "GET") {
+      return fetchOriginal.call(self, input, init);
+    }
+    if (!kept.has(url)) {
+      const response = fetchOriginal.call(self, input, init);
+      kept.set(url, response);
+      response.then((r) => { if (!r.ok) kept.delete(url); }, () => kept.delete(url));
+    }
+    return kept.get(url).then((response) => response.clone());
+  };
+  try {
+    return await boot();
+  } finally {
+    self.fetch = fetchOriginal;
+    kept.clear();
+  }
+}
+
 /** Boot from the snapshot when there is one; on any failure say why and boot normally. */
 async function startPyodide(loadPyodide, snapshot) {
   if (snapshot) {
     try {
-      const pyodide = await loadPyodide({ ...pyodideOptions(), _loadSnapshot: snapshot });
+      const createPyodideModule = await portableModuleFactory();
+      const pyodide = await loadPyodide({
+        ...pyodideOptions(),
+        _loadSnapshot: snapshot,
+        ...(createPyodideModule ? { createPyodideModule } : {}),
+      });
       pyodide.runPython("import random; random.seed()");   // every visitor restores one state
       bootKind = "snapshot";
       return pyodide;
@@ -102,10 +187,10 @@ async function boot() {
   const started = performance.now();
   const engine = fetchBytes(ENGINE_ZIP_URL);   // downloads while Pyodide starts
   engine.catch(() => {});                      // awaited below; avoid an early unhandled report
-  const snapshot = SNAPSHOT ? snapshotBytes(SNAPSHOT) : null;   // downloads meanwhile too
+  const snapshot = snapshotUsable(SNAPSHOT) ? snapshotBytes(SNAPSHOT) : null;   // meanwhile too
   if (snapshot) snapshot.catch(() => {});      // startPyodide reports a failure
   const { loadPyodide } = await import(new URL("pyodide.mjs", PYODIDE_URL).href);
-  const pyodide = await startPyodide(loadPyodide, snapshot);
+  const pyodide = await fetchingRuntimeOnce(() => startPyodide(loadPyodide, snapshot));
   pyodide.unpackArchive(await engine, "zip", { extractDir: ENGINE_DIR });
   pyodide.runPython(`import sys; sys.path.insert(0, ${JSON.stringify(ENGINE_DIR)})`);
   // The module proxy is kept (never destroyed): `handle` is borrowed from it.
@@ -124,7 +209,7 @@ async function serve(text, message, bootMs) {
     let answer = await handle(text);
     if (message.type === "init" && answer) {
       const reply = JSON.parse(answer);   // "ready" carries the boot time for the page
-      if (reply.type === "ready") reply.bootMs = bootMs;
+      if (reply.type === "ready") Object.assign(reply, { bootMs, bootKind });
       answer = JSON.stringify(reply);
     }
     if (answer) self.postMessage(answer);

@@ -289,7 +289,7 @@
       ready = true;
       failure = null;
       revokeBlob();
-      emit("onReady", { version: VERSION, bootMs: message.bootMs });
+      emit("onReady", { version: VERSION, bootMs: message.bootMs, bootKind: message.bootKind });
       flushOutbox();
     } else if (message.type === "retry") {
       emit("onRetry", message.event);

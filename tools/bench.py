@@ -20,6 +20,8 @@ nothing here asserts a timing, it reports. Sections:
    sampled; growth from the first sample to the last.
 4. Endpoint throughput: a keep-alive asyncio HTTP/1.1 load generator against a uvicorn process
    serving the emulator, beside a minimal Starlette route on the same server.
+5. Engines (``tools/bench_engines.py``): the shipped embed's first answer, boot kind and bytes
+   in Chromium, Firefox and WebKit side by side, interleaved, a fresh profile per run.
 
 The scenario answers Available on the first check (``warmUp = 0``) so every variant makes
 exactly one request. Bench pages live in ``tools/bench_pages/`` and are copied to
@@ -965,9 +967,13 @@ def main(
     runs: int = 5,
     out: str | Path = "bench-results/latest.json",
     *,
-    sections: Sequence[str] = ("startup", "retry", "kiosk", "throughput"),
+    sections: Sequence[str] = ("startup", "retry", "kiosk", "throughput", "engines"),
 ) -> dict[str, Any]:
-    """Run the benchmarks, print the report, write the JSON to ``out``; return the results."""
+    """Run the benchmarks, print the report, write the JSON to ``out``; return the results.
+
+    ``engines``: the embed's first answer in Chromium, Firefox and WebKit side by side
+    (``tools/bench_engines.py``).
+    """
     from playwright.sync_api import sync_playwright
 
     from tools.devserver import ServerThread, create_dev_app
@@ -1012,10 +1018,18 @@ def main(
                 browser.close()
     if "throughput" in sections:
         results["throughput"] = bench_throughput(root)
+    if "engines" in sections:
+        from tools import bench_engines
+
+        results["engines"] = bench_engines.run(root, runs)
     results["machine"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(render(results), flush=True)
+    if "engines" in results:
+        from tools import bench_engines
+
+        print(bench_engines.render(results["engines"]), flush=True)
     print(f"[bench] JSON: {out_path}", flush=True)
     return results
 
@@ -1024,5 +1038,5 @@ if __name__ == "__main__":  # pragma: no cover - python -m tools.bench [runs] [s
     main(
         Path(__file__).resolve().parents[1],
         runs=int(sys.argv[1]) if len(sys.argv) > 1 else 5,
-        sections=sys.argv[2:] or ("startup", "retry", "kiosk", "throughput"),
+        sections=sys.argv[2:] or ("startup", "retry", "kiosk", "throughput", "engines"),
     )
