@@ -148,7 +148,7 @@ def test_a_report_is_delivered_and_kept_through_an_outage_and_a_reload(engine: E
         control.client.delete("/_emulator/faults").raise_for_status()
         page.js(check, SEED)                   # an answer: the outbox is flushed
         page.wait_until("ChatApi.queuedReports === 0", "the queued report to be delivered")
-        recorded = control.session(answer["sessionId"])["engagementAttributes"]
+        recorded = control.session(answer["sessionId"])["impressions"]
     finally:
         control.client.close()
     impressions = [sde["revision"] for sde in recorded if sde.get("type") == "impDisplay"]
