@@ -17,15 +17,16 @@
  * Boot starts with the first message; every message waits for it, in arrival order, then goes
  * to one Python coroutine, engage_web.browser.worker.handle(text) -> text, whose answer is
  * posted back as is. No Python object ever leaves this worker.
+ *
+ * What the build knows and this file does not (where Pyodide and the engine are, which memory
+ * snapshot to boot from) comes from engage-config.mjs, which tools/dist.py writes next to this
+ * file; the shipped source of this file is never edited by the build.
  */
-
-// Where Pyodide comes from: dist/pyodide/ next to this file. tools/dist.py build(cdn=URL)
-// rewrites this one line to load Pyodide from a CDN instead.
-const PYODIDE_BASE = "./pyodide/";
+import BUILD from "./engage-config.mjs";
 
 const HERE = import.meta.url;
-const PYODIDE_URL = new URL(PYODIDE_BASE, HERE).href;
-const ENGINE_ZIP_URL = new URL("./engage_web.zip", HERE).href;
+const PYODIDE_URL = new URL(BUILD.pyodideBase, HERE).href;
+const ENGINE_ZIP_URL = new URL(BUILD.engineZip, HERE).href;
 const ENGINE_DIR = "/engage";
 
 /** Every loadPyodide option but the snapshot, in one place. */
@@ -49,8 +50,7 @@ async function fetchBytes(url) {
 
 // The memory snapshot of a booted engine, made by the build for the pinned Pyodide
 // (tools/snapshot.py): {file (relative to this file), buildId, bytes}, or null for a normal boot.
-// tools/dist.py rewrites this one line.
-const SNAPSHOT = null;
+const SNAPSHOT = BUILD.snapshot;
 const SNAPSHOT_MAGIC = 1886286592;   // Pyodide's snapshot header: magic, offsets, 8-word build id
 let bootKind = "normal";             // "snapshot" once a boot from the snapshot succeeded
 
@@ -196,6 +196,9 @@ async function boot() {
   // The module proxy is kept (never destroyed): `handle` is borrowed from it.
   workerModule = pyodide.pyimport("engage_web.browser.worker");
   handle = workerModule.handle;
+  if (BUILD.benchHooks) {   // only in the benchmark's copies (tools/bench.py)
+    self.__engageBench = { wasmBytes: () => pyodide._module.HEAP8.buffer.byteLength };
+  }
   return Math.round(performance.now() - started);
 }
 

@@ -43,7 +43,6 @@ import gzip
 import json
 import os
 import platform
-import re
 import shutil
 import socket
 import statistics
@@ -57,12 +56,13 @@ from typing import Any
 
 from engage_web.wire import session_url
 from tools.chromium import CHROMIUM, CHROMIUM_ARGS, launch
+from tools.worker_config import CONFIG_FILE, worker_config
 
 __all__ = [
     "LoadResult",
+    "copy_worker",
     "load_generate",
     "main",
-    "relocated_worker",
     "summarize",
     "throughput_app",
 ]
@@ -199,32 +199,28 @@ def throughput_app() -> Any:
     return _dispatch(_minimal_app(), create_app(bench_scenario()))
 
 
-_PYODIDE_BASE = re.compile(r'^const PYODIDE_BASE = "\./pyodide/";$', re.MULTILINE)
-_ENGINE_ZIP = 'new URL("./engage_web.zip", HERE)'
-_BOOT_DONE = "  handle = workerModule.handle;\n"
-_HOOK = (
-    "  self.__engageBench = {   // bench-only hook (tools/bench.py): WebAssembly memory size\n"
-    "    wasmBytes: () => pyodide._module.HEAP8.buffer.byteLength,\n"
-    "  };\n"
-)
-
-
-def relocated_worker(source: str, prefix: str = "../../", *, hook: bool = True) -> str:
-    """The shipped worker served from another directory: Pyodide and the engine bundle are
-    found at ``prefix`` (relative to the worker); ``hook`` adds ``self.__engageBench``.
+def copy_worker(
+    dist: Path, where: Path, prefix: str = "../../", *, snapshot: Any = None, hook: bool = True
+) -> None:
+    """A copy of the shipped embed (``engage.js`` and the worker) served from ``where``: its own
+    ``engage-config.mjs`` finds Pyodide and the engine bundle at ``prefix`` (relative to the
+    worker), names ``snapshot`` (a ``SnapshotInfo``, its file at ``prefix`` too; None: a normal
+    boot) and, with ``hook``, exposes the worker's WebAssembly memory size (``__engageBench``).
 
     Example::
 
-        relocated_worker(Path("dist/engage-worker.mjs").read_text(), "../")
+        copy_worker(Path("dist"), Path("dist/bench/hook"), snapshot=load_manifest(dist))
     """
-    for needle in (_ENGINE_ZIP, _BOOT_DONE):
-        if source.count(needle) != 1:
-            raise SystemExit(f"[bench] engage-worker.mjs changed shape: {needle!r} not found once")
-    if not _PYODIDE_BASE.search(source):
-        raise SystemExit("[bench] engage-worker.mjs: the PYODIDE_BASE line is not the default")
-    source = _PYODIDE_BASE.sub(f'const PYODIDE_BASE = "{prefix}pyodide/";', source)
-    source = source.replace(_ENGINE_ZIP, f'new URL("{prefix}engage_web.zip", HERE)')
-    return source.replace(_BOOT_DONE, _BOOT_DONE + _HOOK) if hook else source
+    where.mkdir(parents=True, exist_ok=True)
+    for name in ("engage.js", "engage-worker.mjs"):
+        shutil.copy(dist / name, where / name)
+    config = worker_config(
+        pyodide_base=f"{prefix}pyodide/",
+        engine_zip=f"{prefix}engage_web.zip",
+        snapshot=snapshot.for_worker(prefix) if snapshot is not None else None,
+        bench_hooks=hook,
+    )
+    (where / CONFIG_FILE).write_bytes(config)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -252,19 +248,14 @@ def prepare_site(root: Path) -> Site:
         shutil.copy(PAGES / name, out / name)
     (out / "embed.html").write_text(embed_html.replace("ENGAGE_SRC", "/engage.js"), "utf-8")
 
-    engage_js = (dist / "engage.js").read_text(encoding="utf-8")
-    worker = (dist / "engage-worker.mjs").read_text(encoding="utf-8")
-    shipped_has_snapshot = bool(snap.SNAPSHOT_LINE.search(worker)) and (
-        "const SNAPSHOT = null;" not in worker
+    shipped_info = snap.load_manifest(dist)
+    shipped_has_snapshot = (
+        shipped_info is not None
+        and f'"{shipped_info.file}"' in (dist / CONFIG_FILE).read_text(encoding="utf-8")
     )
-    shipped_info = snap.load_manifest(dist) if shipped_has_snapshot else None
-    hook = out / "hook"
-    hook.mkdir()
-    (hook / "engage.js").write_text(engage_js, "utf-8")
-    hooked = relocated_worker(worker)
-    if shipped_info is not None:  # the snapshot is found next to dist/, not in bench/hook/
-        hooked = snap.with_snapshot_line(hooked, shipped_info, prefix="../../")
-    (hook / "engage-worker.mjs").write_text(hooked, "utf-8")
+    if not shipped_has_snapshot:
+        shipped_info = None
+    copy_worker(dist, out / "hook", snapshot=shipped_info)
 
     pages = {
         "a": "/bench/floor.html",
@@ -278,12 +269,7 @@ def prepare_site(root: Path) -> Site:
         except snap.SnapshotError as exc:
             notes.append(f"snapshot prototype skipped: {exc}")
         if info is not None:
-            proto = out / "snap"
-            proto.mkdir()
-            (proto / "engage.js").write_text(engage_js, "utf-8")
-            source = relocated_worker(worker)
-            source = snap.with_snapshot_line(source, info, prefix="../../")
-            (proto / "engage-worker.mjs").write_text(source, "utf-8")
+            copy_worker(dist, out / "snap", snapshot=info)
             (out / "embed-snap.html").write_text(
                 embed_html.replace("ENGAGE_SRC", "/bench/snap/engage.js"), "utf-8"
             )
@@ -293,11 +279,8 @@ def prepare_site(root: Path) -> Site:
             raw_dir.mkdir()
             raw_name = info.file.removesuffix(".gz")
             (raw_dir / raw_name).write_bytes(gzip.decompress((dist / info.file).read_bytes()))
-            (raw_dir / "engage.js").write_text(engage_js, "utf-8")
-            raw_info = dataclasses.replace(info, file=raw_name)
-            source = relocated_worker(worker)
-            source = snap.with_snapshot_line(source, raw_info)
-            (raw_dir / "engage-worker.mjs").write_text(source, "utf-8")
+            raw_info = dataclasses.replace(info, file=f"bench/snapraw/{raw_name}")
+            copy_worker(dist, raw_dir, snapshot=raw_info)
             (out / "embed-snapraw.html").write_text(
                 embed_html.replace("ENGAGE_SRC", "/bench/snapraw/engage.js"), "utf-8"
             )
@@ -305,12 +288,7 @@ def prepare_site(root: Path) -> Site:
     else:
         # The shipped embed booting as it does when its snapshot cannot be used: what it pays.
         info = shipped_info
-        plain = out / "nosnap"
-        plain.mkdir()
-        (plain / "engage.js").write_text(engage_js, "utf-8")
-        (plain / "engage-worker.mjs").write_text(
-            snap.with_snapshot_line(relocated_worker(worker), None), "utf-8"
-        )
+        copy_worker(dist, out / "nosnap", snapshot=None)
         (out / "embed-nosnap.html").write_text(
             embed_html.replace("ENGAGE_SRC", "/bench/nosnap/engage.js"), "utf-8"
         )
