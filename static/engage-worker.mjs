@@ -68,8 +68,9 @@ class IntegrityError extends Error {
 
 /**
  * fetch(input, init) with the integrity hash the build recorded for `url`, if any. The browser
- * refuses a mismatch with a bare network error, so a refusal is told from an outage by asking
- * once more without the hash: an answer then means the bytes are wrong (IntegrityError).
+ * refuses a mismatch with a bare network error, so a refusal is told from an outage by a HEAD
+ * request (no second download): a file that is there means its bytes are wrong (IntegrityError);
+ * a 404 says so; no answer leaves the first error.
  */
 async function fetchChecked(url, input = url, init = undefined, fetcher = fetch) {
   const integrity = (init && init.integrity) || INTEGRITY.get(url);
@@ -77,13 +78,13 @@ async function fetchChecked(url, input = url, init = undefined, fetcher = fetch)
   try {
     return await fetcher(input, { ...init, integrity });
   } catch (error) {
-    let served = false;
+    let head = null;
     try {
-      const again = await fetcher(url, { cache: "no-store" });
-      served = again.ok;
-      if (again.body) again.body.cancel().catch(() => {});
+      head = await fetcher(url, { method: "HEAD", cache: "no-store" });
     } catch { /* unreachable: the first error stands */ }
-    throw served ? new IntegrityError(url, integrity) : error;
+    if (head && head.ok) throw new IntegrityError(url, integrity);
+    if (head) throw new Error(`${url} answered HTTP ${head.status}`);
+    throw error;
   }
 }
 
