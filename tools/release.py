@@ -7,7 +7,8 @@ From a built ``dist/`` (self-hosted runtime) and the sources, :func:`release` wr
       engage_web-<v>.tar.gz             its sdist (the wheel is built from it)
       engage-web-<v>.tgz                the npm package of the browser embed (npm pack)
       engage-web-<v>.integrity.json     sha384 SRI of engage.js and of every file the worker
-                                        loads, and the <script> tag that pins engage.js
+                                        loads, the <script> tag that pins engage.js, and the
+                                        wheel's SRI (for PyScript pages that fetch it)
       SHA256SUMS                        sha256 of the files above (sha256sum -c SHA256SUMS)
 
 The version is ``engage_web.__version__`` (:func:`tools.python_package.project_version`): the
@@ -211,14 +212,15 @@ def release(
 
     tag = script_tag(src, integrity["engage.js"], account_id=account_id)
     integrity_file = out / f"{NPM_NAME}-{version}.integrity.json"
-    integrity_file.write_text(
-        json.dumps(
-            {"version": version, "algorithm": ALGORITHM, "files": integrity, "tag": tag},
-            indent=2,
-        )
-        + "\n",
-        encoding="utf-8",
-    )
+    record = {
+        "version": version,
+        "algorithm": ALGORITHM,
+        "files": integrity,
+        "tag": tag,
+        # For PyScript pages that fetch the wheel: pyfetch(url, integrity=...).
+        "wheel": {"file": wheel.name, "integrity": sri_file(wheel)},
+    }
+    integrity_file.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     artifacts = [wheel, sdist, npm, integrity_file]
     sums = out / "SHA256SUMS"
     sums.write_text(

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 import engage_web
+from tools.integrity import sri_file
 
 ROOT = Path(__file__).resolve().parents[2]
 WHEELHOUSE = ROOT / ".venv" / "wheelhouse"
@@ -68,6 +69,8 @@ def test_the_wheel_is_the_engine_with_the_emulator_as_an_extra(release_dir: Any)
         assert needed in names, needed
     assert not [n for n in names if n.startswith(("tests/", "tools/")) or "__pycache__" in n]
     assert "engage-web = engage_web.__main__:main" in entry_points
+    pinned = json.loads(release_dir.integrity_file.read_text())["wheel"]
+    assert pinned == {"file": wheel.name, "integrity": sri_file(wheel)}   # for pyfetch(integrity=)
 
 
 def test_the_sdist_builds_the_wheel_and_carries_the_docs(release_dir: Any):
