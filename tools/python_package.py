@@ -94,7 +94,7 @@ def build_distributions(root: Path, outdir: Path, *, sdist: bool = True) -> list
     Previous files of the same version in ``outdir`` are replaced. Raises ``SystemExit`` with the
     front end's output when the build fails.
     """
-    root = Path(root)
+    root = Path(root).resolve()   # the front end runs from a scratch folder
     outdir = Path(outdir)
     version = project_version(root)
     with tempfile.TemporaryDirectory(prefix="engage-web-build-") as scratch:
