@@ -17,6 +17,7 @@
       pyscript/            @pyscript/core's whole dist/ folder (it loads lazy chunks from there)
       examples/            example pages (pyscript-wheel.html installs the wheel below)
       engage_web-<version>-py3-none-any.whl   the engine as a wheel, for PyScript pages
+      *.br, *.gz           brotli and gzip copies of every file worth it (tools/compress.py)
 
 The memory snapshot is made by booting the engine once in headless system Chromium (about
 10 s, only when Pyodide or the engine changed); the worker checks its build id and boots
@@ -43,6 +44,7 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from tools.compress import compress_tree
 from tools.integrity import worker_integrity
 from tools.pages import render as render_pages
 from tools.python_package import ensure_wheel
@@ -136,6 +138,7 @@ def build(
     _write(out / "pyscript.json", pyscript_config(cdn, public_path))
     ensure_wheel(root, out)
     render_pages(root, out, cdn=cdn)
+    compress_tree(out)
     return out
 
 

@@ -1,11 +1,16 @@
-"""Static files for the demo: correct types for the browser runtime and dev cache headers.
+"""Static files for the demo: correct types, precompressed copies, and cache headers.
 
 Pyodide needs ``.wasm`` served as ``application/wasm`` (streaming compile) and ES modules as
 ``text/javascript``; ``mimetypes`` varies between systems, so the types are fixed here. Cache:
 files under ``pyodide/`` and ``pyscript/`` come from the pinned npm packages, so they are
 versioned and cached for a year (``immutable``), and so is the memory snapshot, whose file name
 carries the hash of what it was made from; everything else (pages, the engine bundle, the worker
-that names the snapshot) is ``no-store`` so a rebuild shows at once::
+that names the snapshot) is ``no-store`` so a rebuild shows at once.
+
+Compression: the build writes ``<file>.br`` and ``<file>.gz`` next to every file worth it
+(``tools/compress.py``); a request whose ``Accept-Encoding`` allows one gets that copy, with
+``Content-Encoding`` and the original's type, and every answer for such a file says
+``Vary: Accept-Encoding`` so a cache keeps the encodings apart::
 
     app = StaticSite(Path("dist"))      # an ASGI app; "/" serves dist/index.html
 """
@@ -21,7 +26,14 @@ from starlette.responses import FileResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Message, Receive, Scope, Send
 
-__all__ = ["CONTENT_TYPES", "IMMUTABLE_PREFIXES", "StaticSite", "cache_control_for"]
+__all__ = [
+    "CONTENT_TYPES",
+    "IMMUTABLE_PREFIXES",
+    "PRECOMPRESSED",
+    "StaticSite",
+    "cache_control_for",
+    "choose_encoding",
+]
 
 CONTENT_TYPES = {
     ".wasm": "application/wasm",
@@ -57,6 +69,42 @@ def cache_control_for(path: str) -> str:
     """
     immutable = path.startswith(IMMUTABLE_PREFIXES) or _HASHED.match(path)
     return IMMUTABLE if immutable else "no-store"
+
+
+#: Precompressed copies the build writes, best first: file suffix and Content-Encoding.
+PRECOMPRESSED = ((".br", "br"), (".gz", "gzip"))
+
+
+def choose_encoding(accept_encoding: str | None, available: tuple[str, ...]) -> str | None:
+    """The ``Content-Encoding`` to send, among ``available`` (best first), that the client's
+    ``Accept-Encoding`` allows; ``None`` for the identity. ``q=0`` refuses a coding, ``*``
+    stands for the ones not named::
+
+        >>> choose_encoding("gzip, deflate, br, zstd", ("br", "gzip"))
+        'br'
+        >>> choose_encoding("br;q=0, gzip;q=0.5", ("br", "gzip")), choose_encoding("", ("br",))
+        ('gzip', None)
+    """
+    weights: dict[str, float] = {}
+    for part in (accept_encoding or "").lower().split(","):
+        name, _, params = part.strip().partition(";")
+        if not name.strip():
+            continue
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        weights[name.strip()] = q
+    best, best_q = None, 0.0
+    for coding in available:
+        q = weights.get(coding, weights.get("*", 0.0))
+        if q > best_q:
+            best, best_q = coding, q
+    return best
 
 
 def _content_type_for(path: str) -> str | None:
@@ -96,15 +144,46 @@ class StaticSite:
                 404, f"not found: {relative} ({self.directory} does not exist; build it first)"
             )
 
+        encoding, served = self._precompressed(scope, relative)
+
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start" and message["status"] < 400:
                 ctype = _content_type_for(relative)
-                drop = {b"cache-control"} | ({b"content-type"} if ctype else set())
+                drop = {b"cache-control", b"content-encoding", b"vary"}
+                drop |= {b"content-type"} if ctype else set()
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in drop]
                 if ctype:
                     headers.append((b"content-type", ctype.encode()))
                 headers.append((b"cache-control", cache_control_for(relative).encode()))
+                if served is not None:
+                    headers.append((b"vary", b"Accept-Encoding"))
+                if encoding is not None:
+                    headers.append((b"content-encoding", encoding.encode()))
                 message = {**message, "headers": headers}
             await send(message)
 
+        if encoding is not None:
+            scope = {**scope, "path": served, "raw_path": served.encode()}
         await self.files(scope, receive, send_wrapper)
+
+    def _precompressed(self, scope: Scope, relative: str) -> tuple[str | None, str | None]:
+        """The encoding to send and the path of its copy, when the build made copies of this
+        file: ``(None, relative)`` when the client takes none of them, ``(None, None)`` when
+        there are none."""
+        if relative.endswith("/") or ".." in relative:
+            return None, None
+        target = self.directory / relative.lstrip("/")
+        copies = tuple(
+            (suffix, coding)
+            for suffix, coding in PRECOMPRESSED
+            if target.with_name(target.name + suffix).is_file()
+        )
+        if not copies:
+            return None, None
+        headers = dict(scope.get("headers") or [])
+        accepted = headers.get(b"accept-encoding", b"").decode("latin-1")
+        coding = choose_encoding(accepted, tuple(c for _, c in copies))
+        if coding is None:
+            return None, relative
+        suffix = next(s for s, c in copies if c == coding)
+        return coding, relative + suffix
