@@ -9,8 +9,7 @@ nothing here asserts a timing, it reports. Sections:
    (c) the shipped embed (``/engage.js``, booting from the build's memory snapshot) and its
    second visit in the same profile, and (d) the same embed with its snapshot line set to null:
    the normal boot it falls back to. (When a build ships no snapshot, (d) is the snapshot
-   prototype, ``tools/snapshot.py`` applied to a copy of the worker, and (e) the same with the
-   snapshot not gzipped.)
+   prototype, ``tools/snapshot.py`` applied to a copy of the worker.)
    Each run is a new browser profile (empty disk cache). For each: time from navigation start
    to the first ``onEngagement``, main-thread long tasks, bytes the server sent, JS heap (main
    thread and worker) after the answer; ratios c/b and c/a (d/b, d/a, e/d...).
@@ -25,10 +24,11 @@ nothing here asserts a timing, it reports. Sections:
 
 The scenario answers Available on the first check (``warmUp = 0``) so every variant makes
 exactly one request. Bench pages live in ``tools/bench_pages/`` and are copied to
-``dist/bench/``; instrumented copies of the embed go to ``dist/bench/hook/`` (one line added:
-``self.__engageBench`` exposes the WebAssembly memory size) and ``dist/bench/snap*/`` (the
-snapshot prototype). Files are served as the dev server serves them (``dist/pyodide/`` and the
-content-hashed snapshot cached as immutable). Example::
+``dist/bench/``; copies of the embed go to ``dist/bench/hook/`` (its ``engage-config.mjs`` turns
+on ``self.__engageBench``, which exposes the WebAssembly memory size), ``dist/bench/nosnap/``
+and ``dist/bench/snap/`` (the snapshot prototype). Files are served as the dev server serves
+them (precompressed copies by ``Accept-Encoding``; ``dist/pyodide/`` and the content-hashed
+snapshot cached as immutable). Example::
 
     python3 build.py bench --runs 5 --out bench-results/latest.json
     >>> main(Path("."), runs=3, out="bench-results/x.json")     # doctest: +SKIP
@@ -39,7 +39,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import gzip
 import json
 import os
 import platform
@@ -274,17 +273,6 @@ def prepare_site(root: Path) -> Site:
                 embed_html.replace("ENGAGE_SRC", "/bench/snap/engage.js"), "utf-8"
             )
             pages["d"] = "/bench/embed-snap.html"
-            # The same, with the snapshot not gzipped: does gzip pay on loopback?
-            raw_dir = out / "snapraw"
-            raw_dir.mkdir()
-            raw_name = info.file.removesuffix(".gz")
-            (raw_dir / raw_name).write_bytes(gzip.decompress((dist / info.file).read_bytes()))
-            raw_info = dataclasses.replace(info, file=f"bench/snapraw/{raw_name}")
-            copy_worker(dist, raw_dir, snapshot=raw_info)
-            (out / "embed-snapraw.html").write_text(
-                embed_html.replace("ENGAGE_SRC", "/bench/snapraw/engage.js"), "utf-8"
-            )
-            pages["e"] = "/bench/embed-snapraw.html"
     else:
         # The shipped embed booting as it does when its snapshot cannot be used: what it pays.
         info = shipped_info
@@ -474,7 +462,7 @@ def bench_startup(playwright: Any, base: str, site: Site, counter: ByteCounter, 
                     first = _measure_page(context, base + path, counter)
                     samples.setdefault(key, []).append(first)
                     _progress(f"run {run + 1}/{runs} {key}", first)
-                    if key in ("c", "d", "e"):
+                    if key in ("c", "d"):
                         second = _measure_page(context, base + path, counter)
                         samples.setdefault(key + "2", []).append(second)
                         _progress(f"run {run + 1}/{runs} {key} second visit", second)
@@ -525,8 +513,6 @@ def startup_summary(samples: dict[str, list[dict]]) -> dict[str, Any]:
             "d/c": _ratio(med("d"), med("c")),
             "d2/d": _ratio(med("d2"), med("d")),
         })
-    if "e" in rows:
-        ratios["e/d"] = _ratio(med("e"), med("d"))
     return {"rows": rows, "ratios": ratios}
 
 
@@ -840,7 +826,6 @@ LABELS = {
     "c2": "(c) second visit",
     "d": "(d) embed + snapshot (prototype)",
     "d2": "(d) second visit",
-    "e": "(e) = (d), snapshot not gzipped",
     "e2": "(e) second visit",
 }
 #: Labels once the shipped embed boots from its snapshot: (d) is then its fallback boot.

@@ -9,7 +9,7 @@
       engage-config.mjs    what the build tells the worker: where Pyodide is, which snapshot
       engage.d.ts          TypeScript declarations of the page API
       engage_web.zip       the engine (+ engage_web/browser), unpacked into Pyodide's file system
-      engage-snapshot-<key>.bin.gz   the Pyodide memory snapshot the worker boots from
+      engage-snapshot-<key>.bin      the Pyodide memory snapshot the worker boots from
       engage-snapshot.json           what that snapshot was made from (tools/snapshot.py)
       index.html, kiosk.html, embed.html, demo/, kiosk/   the pages (tools/pages.py)
       pyscript.json        PyScript config for PyScript host pages (local interpreter, our zip)

@@ -11,22 +11,22 @@ The API is private and version-locked, so this module keeps it safe:
   (and again by the worker before use, which falls back to a normal boot on any problem);
 - it is regenerated whenever its key changes: the Pyodide build id, the engine bundle
   (``dist/engage_web.zip``) and the recipe below (what is imported before the snapshot);
-- the file name carries the key (``engage-snapshot-<key12>.bin.gz``), so it can be cached for a
+- the file name carries the key (``engage-snapshot-<key12>.bin``), so it can be cached for a
   year like the other versioned runtime files.
 
-Gzip pays: a bare interpreter's 31 MB of memory compress to about 6 MB, and the worker inflates
-it with ``DecompressionStream`` while the wasm compiles. Example::
+It is stored raw: its 31 MB of memory compress to about 4.4 MB with brotli and 6.4 MB with
+gzip, and the build writes both copies next to it (``tools/compress.py``), which the server
+sends by ``Accept-Encoding`` and the browser decodes as it downloads. Example::
 
     >>> from pathlib import Path
     >>> info = ensure_snapshot(Path("dist"))                    # doctest: +SKIP
-    >>> info.file, info.build_id[:8], info.raw_bytes > info.gz_bytes   # doctest: +SKIP
-    ('engage-snapshot-3fa2c1d09b7e.bin.gz', '990c3b51', True)
+    >>> info.file, info.build_id[:8], info.raw_bytes            # doctest: +SKIP
+    ('engage-snapshot-3fa2c1d09b7e.bin', '990c3b51', 31458064)
 """
 
 from __future__ import annotations
 
 import asyncio
-import gzip
 import hashlib
 import json
 import re
@@ -85,21 +85,22 @@ class SnapshotError(Exception):
 
 @dataclass(frozen=True)
 class SnapshotInfo:
-    """A snapshot in ``dist/``: its file name, key, Pyodide build id, sizes and making time."""
+    """A snapshot in ``dist/``: its file name, key, Pyodide build id, memory size, file size
+    (the same, raw, unless a test or benchmark stores it gzipped) and making time."""
 
     file: str
     key: str
     build_id: str
     raw_bytes: int
-    gz_bytes: int
+    file_bytes: int
     make_seconds: float
 
     def for_worker(self, prefix: str = "") -> dict[str, Any]:
         """The worker's ``snapshot`` entry (``engage-config.mjs``): the file relative to the
         worker (``prefix`` + file), the build id it checks, the raw size.
 
-        >>> SnapshotInfo("s.bin.gz", "k", "ab", 10, 5, 1.0).for_worker("../")
-        {'file': '../s.bin.gz', 'buildId': 'ab', 'bytes': 10}
+        >>> SnapshotInfo("s.bin", "k", "ab", 10, 10, 1.0).for_worker("../")
+        {'file': '../s.bin', 'buildId': 'ab', 'bytes': 10}
         """
         return {"file": prefix + self.file, "buildId": self.build_id, "bytes": self.raw_bytes}
 
@@ -180,13 +181,12 @@ def ensure_snapshot(dist: Path, *, force: bool = False, browser: Any = None) -> 
     found = snapshot_build_id(raw)
     if found != expected:
         raise SnapshotError(f"snapshot build id {found} is not the pinned Pyodide's {expected}")
-    packed = gzip.compress(raw, compresslevel=6, mtime=0)
-    name = f"engage-snapshot-{key[:12]}.bin.gz"
+    name = f"engage-snapshot-{key[:12]}.bin"
     for old in dist.glob("engage-snapshot-*.bin*"):
-        if old.name != name:
+        if not old.name.startswith(name):  # the previous snapshot and its compressed copies
             old.unlink()
-    (dist / name).write_bytes(packed)
-    info = SnapshotInfo(name, key, found, len(raw), len(packed), round(seconds, 2))
+    (dist / name).write_bytes(raw)
+    info = SnapshotInfo(name, key, found, len(raw), len(raw), round(seconds, 2))
     (dist / MANIFEST).write_text(json.dumps(asdict(info), indent=2) + "\n", encoding="utf-8")
     return info
 

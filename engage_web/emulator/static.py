@@ -64,7 +64,7 @@ def cache_control_for(path: str) -> str:
 
     >>> cache_control_for("/pyodide/pyodide.asm.wasm"), cache_control_for("/index.html")
     ('public, max-age=31536000, immutable', 'no-store')
-    >>> cache_control_for("/engage-snapshot-773be2799e91.bin.gz")
+    >>> cache_control_for("/engage-snapshot-773be2799e91.bin")
     'public, max-age=31536000, immutable'
     """
     immutable = path.startswith(IMMUTABLE_PREFIXES) or _HASHED.match(path)

@@ -125,3 +125,53 @@ def test_two_server_threads_get_different_ports(root: Path):
     """Each ServerThread binds its own port, so parallel tests do not collide."""
     with ServerThread(create_dev_app(root)) as one, ServerThread(create_dev_app(root)) as two:
         assert one != two
+
+
+@pytest.fixture
+def compressed(root: Path) -> TestClient:
+    """The dev app over a dist/ whose files have their brotli and gzip copies (as built)."""
+    from tools.compress import compress_tree
+
+    wasm = root / "dist" / "pyodide" / "pyodide.asm.wasm"
+    wasm.write_bytes(b"\0asm\1\0\0\0" + b"wasm code " * 20_000)
+    compress_tree(root / "dist", workers=1)
+    return TestClient(create_dev_app(root))
+
+
+@pytest.mark.parametrize(
+    ("accept", "encoding"),
+    [
+        ("gzip, deflate, br, zstd", "br"),
+        ("gzip", "gzip"),
+        ("br;q=0, gzip;q=0.8", "gzip"),
+        ("identity", None),
+        ("", None),
+    ],
+)
+def test_precompressed_copies_are_sent_by_accept_encoding(compressed, accept, encoding):
+    """The build's .br/.gz copy the client accepts is sent with Content-Encoding, the original's
+    type and cache policy, and Vary: Accept-Encoding; the decoded bytes are the file's."""
+    import brotli
+
+    answer = compressed.get(
+        "/pyodide/pyodide.asm.wasm", headers={"accept-encoding": accept or "identity"}
+    )
+    assert answer.status_code == 200
+    assert answer.headers.get("content-encoding") == encoding
+    assert "Accept-Encoding" in answer.headers["vary"]
+    assert answer.headers["content-type"] == "application/wasm"
+    assert "immutable" in answer.headers["cache-control"]
+    original = b"\0asm\1\0\0\0" + b"wasm code " * 20_000
+    body = answer.content  # httpx decodes gzip; brotli is checked by hand
+    if encoding == "br" and body != original:
+        body = brotli.decompress(body)
+    assert body == original
+    if encoding is not None:
+        assert int(answer.headers["content-length"]) < len(original) // 10
+
+
+def test_files_without_copies_say_nothing_of_encodings(compressed):
+    """A tiny file the build did not compress is sent as it is, varying on no encoding."""
+    answer = compressed.get("/engine.js", headers={"accept-encoding": "br, gzip"})
+    assert "content-encoding" not in answer.headers
+    assert "Accept-Encoding" not in answer.headers.get("vary", "")

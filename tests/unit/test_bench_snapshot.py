@@ -87,7 +87,7 @@ def test_the_snapshot_key_changes_with_the_engine_or_pyodide(tmp_path: Path, cha
 def test_a_manifest_counts_only_while_its_key_is_current_and_its_file_exists(tmp_path: Path):
     """load_manifest gives the recorded snapshot, or None once it is stale or its file is gone."""
     dist = fake_dist(tmp_path)
-    info = SnapshotInfo("engage-snapshot-x.bin.gz", snapshot_key(dist), BUILD_ID, 10, 5, 1.0)
+    info = SnapshotInfo("engage-snapshot-x.bin", snapshot_key(dist), BUILD_ID, 10, 10, 1.0)
     (dist / MANIFEST).write_text(json.dumps(info.__dict__))
     assert load_manifest(dist) is None  # no file yet
     (dist / info.file).write_bytes(b"x")
@@ -114,8 +114,8 @@ def test_the_worker_source_learns_its_snapshot_from_the_config_and_keeps_the_nor
     [
         (None, '"snapshot": null'),
         (
-            SnapshotInfo("s.bin.gz", "k", "ab", 10, 5, 1.0),
-            '"snapshot": {\n    "file": "s.bin.gz",\n    "buildId": "ab",\n    "bytes": 10\n  }',
+            SnapshotInfo("s.bin", "k", "ab", 10, 10, 1.0),
+            '"snapshot": {\n    "file": "s.bin",\n    "buildId": "ab",\n    "bytes": 10\n  }',
         ),
     ],
     ids=["none", "named"],

@@ -94,14 +94,14 @@ def test_a_copied_worker_finds_pyodide_and_the_engine_from_its_new_directory(tmp
     dist.mkdir()
     for name in ("engage.js", "engage-worker.mjs"):
         (dist / name).write_bytes((ROOT / "static" / name).read_bytes())
-    info = SnapshotInfo("s.bin.gz", "k", "ab", 10, 5, 1.0)
+    info = SnapshotInfo("s.bin", "k", "ab", 10, 10, 1.0)
     copy_worker(dist, dist / "bench" / "hook", snapshot=info)
     copied = dist / "bench" / "hook"
     assert (copied / "engage-worker.mjs").read_bytes() == (dist / "engage-worker.mjs").read_bytes()
     config = (copied / "engage-config.mjs").read_text()
     assert '"pyodideBase": "../../pyodide/"' in config
     assert '"engineZip": "../../engage_web.zip"' in config
-    assert '"file": "../../s.bin.gz"' in config
+    assert '"file": "../../s.bin"' in config
     assert '"benchHooks": true' in config
     copy_worker(dist, dist / "plain", "../", hook=False)
     assert '"benchHooks": false' in (dist / "plain" / "engage-config.mjs").read_text()
