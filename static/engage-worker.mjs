@@ -36,12 +36,15 @@ import BUILD from "./engage-config.mjs";
 const HERE = import.meta.url;
 const PYODIDE_URL = new URL(BUILD.pyodideBase, HERE).href;
 const ENGINE_ZIP_URL = new URL(BUILD.engineZip, HERE).href;
+const STDLIB_URL = BUILD.stdlib ? new URL(BUILD.stdlib, HERE).href : null;
 const ENGINE_DIR = "/engage";
 
 /** Every loadPyodide option but the snapshot, in one place. */
 function pyodideOptions() {
   return {
     indexURL: PYODIDE_URL,
+    // The trimmed standard library (tools/stdlib.py): only what the engine imports.
+    ...(STDLIB_URL ? { stdLibURL: STDLIB_URL } : {}),
     stdout: (text) => console.log("[engage-web/python]", text),
     stderr: (text) => console.warn("[engage-web/python]", text),
   };
@@ -201,7 +204,8 @@ async function fetchingRuntimeOnce(boot) {
   self.fetch = function (input, init) {
     const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
     const method = (init && init.method) || (input instanceof Request ? input.method : "GET");
-    if (!url.startsWith(PYODIDE_URL) || method.toUpperCase() !== "GET") {
+    const runtime = url.startsWith(PYODIDE_URL) || (BUILD.stdlib && url === STDLIB_URL);
+    if (!runtime || method.toUpperCase() !== "GET") {
       return fetchOriginal.call(self, input, init);
     }
     if (!kept.has(url)) {

@@ -199,17 +199,26 @@ def throughput_app() -> Any:
 
 
 def copy_worker(
-    dist: Path, where: Path, prefix: str = "../../", *, snapshot: Any = None, hook: bool = True
+    dist: Path,
+    where: Path,
+    prefix: str = "../../",
+    *,
+    snapshot: Any = None,
+    stdlib: str | None = None,
+    hook: bool = True,
 ) -> None:
     """A copy of the shipped embed (``engage.js`` and the worker) served from ``where``: its own
     ``engage-config.mjs`` finds Pyodide and the engine bundle at ``prefix`` (relative to the
     worker), names ``snapshot`` (a ``SnapshotInfo``, its file at ``prefix`` too; None: a normal
-    boot) and, with ``hook``, exposes the worker's WebAssembly memory size (``__engageBench``).
+    boot) and the trimmed library (``stdlib``, default the snapshot's), and, with ``hook``,
+    exposes the worker's WebAssembly memory size (``__engageBench``).
 
     Example::
 
         copy_worker(Path("dist"), Path("dist/bench/hook"), snapshot=load_manifest(dist))
     """
+    if stdlib is None and snapshot is not None:
+        stdlib = snapshot.stdlib
     where.mkdir(parents=True, exist_ok=True)
     for name in ("engage.js", "engage-worker.mjs"):
         shutil.copy(dist / name, where / name)
@@ -217,6 +226,7 @@ def copy_worker(
         pyodide_base=f"{prefix}pyodide/",
         engine_zip=f"{prefix}engage_web.zip",
         snapshot=snapshot.for_worker(prefix) if snapshot is not None else None,
+        stdlib=f"{prefix}{stdlib}" if stdlib else None,
         bench_hooks=hook,
     )
     (where / CONFIG_FILE).write_bytes(config)
@@ -276,7 +286,8 @@ def prepare_site(root: Path) -> Site:
     else:
         # The shipped embed booting as it does when its snapshot cannot be used: what it pays.
         info = shipped_info
-        copy_worker(dist, out / "nosnap", snapshot=None)
+        stdlib = shipped_info.stdlib if shipped_info is not None else None
+        copy_worker(dist, out / "nosnap", snapshot=None, stdlib=stdlib)
         (out / "embed-nosnap.html").write_text(
             embed_html.replace("ENGAGE_SRC", "/bench/nosnap/engage.js"), "utf-8"
         )

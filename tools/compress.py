@@ -10,11 +10,13 @@ server then picks the copy the ``Accept-Encoding`` header allows and sends it wi
 
     >>> worth_compressing(Path("pyodide.asm.wasm"), 9_598_218)
     True
-    >>> worth_compressing(Path("python_stdlib.zip"), 2_545_637)   # a zip is compressed already
+    >>> worth_compressing(Path("favicon.png"), 20_000)   # an image is compressed already
     False
 
 The work is cached: a copy is remade only when its source's bytes changed (the source's SHA-256
-is kept in ``dist/.compressed.json``), and the big files are compressed in parallel processes.
+is kept in ``dist/.compressed.json``); copies of big files are also kept by content in a cache
+folder shared by every build of the checkout (Pyodide's files are compressed once, not once per
+``dist/``), and what is left to do runs in parallel processes.
 A copy that saves less than :data:`MIN_SAVING` is not kept: sending the original costs the same.
 """
 
@@ -38,10 +40,11 @@ MANIFEST = ".compressed.json"
 MIN_SAVING = 0.05
 #: Files smaller than this are sent as they are (a request costs more than the bytes saved).
 MIN_BYTES = 1024
-#: Types that compress (text, wasm, the raw memory snapshot); archives and images do not.
+#: Types that compress (text, wasm, the raw memory snapshot, zips that store their files);
+#: a zip that deflates its files, or an image, saves too little and keeps no copy.
 COMPRESSIBLE = frozenset(
     {".wasm", ".js", ".mjs", ".json", ".html", ".css", ".svg", ".map", ".ts", ".txt", ".bin",
-     ".py", ".toml", ".md"}
+     ".py", ".toml", ".md", ".zip"}
 )
 #: Brotli's best quality, with the largest window browsers accept (16 MiB).
 BROTLI_QUALITY = 11
@@ -76,12 +79,15 @@ def _candidates(root: Path) -> Iterable[Path]:
             yield path
 
 
-def compress_tree(root: Path, *, workers: int | None = None) -> dict[str, dict[str, int]]:
+def compress_tree(
+    root: Path, *, cache: Path | None = None, workers: int | None = None
+) -> dict[str, dict[str, int]]:
     """Write (or keep) the ``.br``/``.gz`` copies of every file under ``root`` worth it.
 
-    Returns ``{relative path: {"raw": n, ".br": n, ".gz": n}}`` for the files that have copies.
-    Copies whose source is gone, or no longer worth compressing, are removed; only copies this
-    function wrote (listed in the manifest) are ever removed.
+    ``cache``: a folder keeping the copies of files of :data:`CACHE_MIN_BYTES` or more by the
+    SHA-256 of their content. Returns ``{relative path: {"raw": n, ".br": n, ".gz": n}}`` for
+    the files that have copies. Copies whose source is gone, or no longer worth compressing,
+    are removed; only copies this function wrote (listed in the manifest) are ever removed.
     """
     root = Path(root)
     manifest_path = root / MANIFEST
@@ -101,8 +107,12 @@ def compress_tree(root: Path, *, workers: int | None = None) -> dict[str, dict[s
         )
         if before.get("sha256") == digest and intact:
             wanted[rel] = before
+            continue
+        wanted[rel] = {"sha256": digest}
+        cached = _from_cache(cache, digest, path)
+        if cached is not None:
+            wanted[rel]["kept"] = _keep_worthwhile(path, cached)
         else:
-            wanted[rel] = {"sha256": digest}
             todo.append(path)
     if todo:
         big_first = sorted(todo, key=lambda p: p.stat().st_size, reverse=True)
@@ -111,12 +121,37 @@ def compress_tree(root: Path, *, workers: int | None = None) -> dict[str, dict[s
             for source, copies in pool.map(_compress, [str(p) for p in big_first]):
                 rel = Path(source).relative_to(root).as_posix()
                 wanted[rel]["kept"] = _keep_worthwhile(Path(source), copies)
+                _to_cache(cache, str(wanted[rel]["sha256"]), Path(source), copies)
     for rel, entry in done.items():
         if rel not in wanted:
             for suffix in entry.get("kept") or ():
                 (root / f"{rel}{suffix}").unlink(missing_ok=True)
-    manifest_path.write_text(json.dumps(wanted, indent=1, sort_keys=True) + "\n")
+    text = json.dumps(wanted, indent=1, sort_keys=True) + "\n"
+    if not manifest_path.exists() or manifest_path.read_text() != text:
+        manifest_path.write_text(text)
     return _sizes(root, wanted)
+
+
+#: Files at least this big have their copies kept in the shared cache (compressing them costs
+#: seconds; the small ones cost less than the cache's bookkeeping).
+CACHE_MIN_BYTES = 256 * 1024
+
+
+def _from_cache(cache: Path | None, digest: str, path: Path) -> dict[str, bytes] | None:
+    if cache is None or path.stat().st_size < CACHE_MIN_BYTES:
+        return None
+    copies = {s: cache / f"{digest}{s}" for s in ENCODINGS}
+    if not all(p.is_file() for p in copies.values()):
+        return None
+    return {s: p.read_bytes() for s, p in copies.items()}
+
+
+def _to_cache(cache: Path | None, digest: str, path: Path, copies: dict[str, bytes]) -> None:
+    if cache is None or path.stat().st_size < CACHE_MIN_BYTES:
+        return
+    cache.mkdir(parents=True, exist_ok=True)
+    for suffix, data in copies.items():
+        (cache / f"{digest}{suffix}").write_bytes(data)
 
 
 def _keep_worthwhile(source: Path, copies: dict[str, bytes]) -> list[str]:

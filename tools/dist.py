@@ -128,6 +128,7 @@ def build(
         worker_config(
             pyodide_base=cdn or "./pyodide/",
             snapshot=info.for_worker() if info is not None else None,
+            stdlib=info.stdlib if info is not None else None,
             integrity=worker_integrity(out, loaded_by_worker(info, cdn)),
         ),
     )
@@ -138,14 +139,14 @@ def build(
     _write(out / "pyscript.json", pyscript_config(cdn, public_path))
     ensure_wheel(root, out)
     render_pages(root, out, cdn=cdn)
-    compress_tree(out)
+    compress_tree(out, cache=root / "node_modules" / ".cache" / "engage-web-compressed")
     return out
 
 
 def loaded_by_worker(info: SnapshotInfo | None = None, cdn: str | None = None) -> list[str]:
     """The files of ``dist/`` the worker loads after itself, relative to it: the engine bundle,
-    the snapshot (if any) and, when Pyodide is self-hosted, Pyodide's files (its
-    ``package.json`` is never loaded). Each gets an integrity hash in ``engage-config.mjs``; a
+    the snapshot and its trimmed library (if any) and, when Pyodide is self-hosted, Pyodide's
+    files (its ``package.json`` is never loaded). Each gets an integrity hash in ``engage-config.mjs``; a
     CDN's Pyodide gets none (the build cannot vouch for the bytes another host serves).
 
     >>> loaded_by_worker(cdn="https://cdn.example/pyodide/")
@@ -158,6 +159,8 @@ def loaded_by_worker(info: SnapshotInfo | None = None, cdn: str | None = None) -
         files += [f"pyodide/{name}" for name in PYODIDE_FILES if name != "package.json"]
     if info is not None:
         files.append(info.file)
+        if info.stdlib is not None:
+            files.append(info.stdlib)
     return files
 
 
@@ -208,12 +211,12 @@ def engine_files(package: Path) -> Iterator[tuple[str, Path]]:
 
 
 def engine_zip(package: Path) -> bytes:
-    """The engine bundle as deterministic zip bytes (fixed timestamps, sorted entries)."""
+    """The engine bundle as deterministic zip bytes (fixed timestamps, sorted entries), its files
+    stored: the server's brotli copy of the whole zip is smaller than deflating each file."""
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
         for name, path in engine_files(package):
             info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
-            info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
             archive.writestr(info, path.read_bytes())
     return buffer.getvalue()

@@ -34,11 +34,13 @@ import struct
 import subprocess
 import sys
 import time
+import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from tools.chromium import CHROMIUM, launch
+from tools.stdlib import SURVEY, engine_import_names, stdlib_zip, survey_code, zip_name
 
 __all__ = [
     "MANIFEST",
@@ -86,7 +88,8 @@ class SnapshotError(Exception):
 @dataclass(frozen=True)
 class SnapshotInfo:
     """A snapshot in ``dist/``: its file name, key, Pyodide build id, memory size, file size
-    (the same, raw, unless a test or benchmark stores it gzipped) and making time."""
+    (the same, raw, unless a test or benchmark stores it gzipped), making time, and the
+    trimmed library it was made with (``tools/stdlib.py``; the worker must boot with it)."""
 
     file: str
     key: str
@@ -94,6 +97,7 @@ class SnapshotInfo:
     raw_bytes: int
     file_bytes: int
     make_seconds: float
+    stdlib: str | None = None
 
     def for_worker(self, prefix: str = "") -> dict[str, Any]:
         """The worker's ``snapshot`` entry (``engage-config.mjs``): the file relative to the
@@ -142,6 +146,7 @@ def snapshot_key(dist: Path) -> str:
     digest.update(pyodide_build_id(dist / "pyodide" / "pyodide.mjs").encode())
     digest.update((dist / "engage_web.zip").read_bytes())
     digest.update(RECIPE.encode())
+    digest.update(SURVEY.encode())
     return digest.hexdigest()
 
 
@@ -153,6 +158,8 @@ def load_manifest(dist: Path) -> SnapshotInfo | None:
     except (OSError, ValueError, TypeError):
         return None
     if info.key != snapshot_key(dist) or not (Path(dist) / info.file).is_file():
+        return None
+    if info.stdlib is not None and not (Path(dist) / info.stdlib).is_file():
         return None
     return info
 
@@ -176,7 +183,16 @@ def ensure_snapshot(dist: Path, *, force: bool = False, browser: Any = None) -> 
     key = snapshot_key(dist)
     expected = pyodide_build_id(dist / "pyodide" / "pyodide.mjs")
     started = time.monotonic()
-    raw = make_snapshot_bytes(dist, browser=browser)
+    files, missing = survey_stdlib(dist, browser=browser)
+    if missing:
+        print(f"[snapshot] not in Pyodide's library (guarded imports): {', '.join(missing)}")
+    library = stdlib_zip(files)
+    stdlib = zip_name(library)
+    for old in dist.glob("engage-stdlib-*.zip*"):
+        if not old.name.startswith(stdlib):
+            old.unlink()
+    (dist / stdlib).write_bytes(library)
+    raw = make_snapshot_bytes(dist, stdlib=stdlib, browser=browser)
     seconds = time.monotonic() - started
     found = snapshot_build_id(raw)
     if found != expected:
@@ -186,7 +202,7 @@ def ensure_snapshot(dist: Path, *, force: bool = False, browser: Any = None) -> 
         if not old.name.startswith(name):  # the previous snapshot and its compressed copies
             old.unlink()
     (dist / name).write_bytes(raw)
-    info = SnapshotInfo(name, key, found, len(raw), len(raw), round(seconds, 2))
+    info = SnapshotInfo(name, key, found, len(raw), len(raw), round(seconds, 2), stdlib)
     (dist / MANIFEST).write_text(json.dumps(asdict(info), indent=2) + "\n", encoding="utf-8")
     return info
 
@@ -221,28 +237,42 @@ _MAKER_PAGE = """<!doctype html><meta charset="utf-8"><link rel="icon" href="dat
 <title>engage-web snapshot maker</title>
 <script>
   window.snapshotResult = null;
-  const worker = new Worker("/__snapshot/maker.mjs", {type: "module"});
+  const worker = new Worker("/__snapshot/JOB.mjs", {type: "module"});
   worker.onmessage = (event) => { window.snapshotResult = event.data; };
   worker.onerror = (event) => { window.snapshotResult = {error: String(event.message)}; };
 </script>"""
 
+# Both jobs boot Pyodide in a module worker (the host the snapshot is restored in), unpack the
+# engine, run Python, and upload what they made. OPTIONS and RUN are filled in per job.
 _MAKER_WORKER = """
 import { loadPyodide } from "/pyodide/pyodide.mjs";
 try {
   const engine = fetch("/engage_web.zip").then((r) => r.arrayBuffer());
-  const pyodide = await loadPyodide({ indexURL: "/pyodide/", _makeSnapshot: true });
+  const pyodide = await loadPyodide({ indexURL: "/pyodide/", ...OPTIONS });
   pyodide.unpackArchive(await engine, "zip", { extractDir: "/engage" });
-  pyodide.runPython(RECIPE);
-  const bytes = pyodide.makeMemorySnapshot();
-  const answer = await fetch("/__snapshot/upload", { method: "PUT", body: bytes });
-  postMessage({ ok: answer.ok, bytes: bytes.length });
+  const body = await RUN;
+  const answer = await fetch("/__snapshot/upload", { method: "PUT", body });
+  postMessage({ ok: answer.ok, bytes: body.length });
 } catch (error) {
   postMessage({ error: String(error && (error.stack || error)) });
 }
 """
 
 
-def _maker_app(dist: Path, received: dict[str, bytes]) -> Any:
+def _job_source(job: str, stdlib: str | None, names: set[str]) -> str:
+    """The maker worker of ``job``: ``survey`` (full library, :data:`tools.stdlib.SURVEY`) or
+    ``snapshot`` (the trimmed library ``stdlib``, :data:`RECIPE`, the memory snapshot)."""
+    if job == "survey":
+        options = "{}"
+        run = f"pyodide.runPythonAsync({json.dumps(survey_code(names))})"
+    else:
+        options = json.dumps({"_makeSnapshot": True, **({"stdLibURL": f"/{stdlib}"} if stdlib
+                                                        else {})})
+        run = f"(pyodide.runPython({json.dumps(RECIPE)}), pyodide.makeMemorySnapshot())"
+    return _MAKER_WORKER.replace("OPTIONS", options).replace("RUN", run)
+
+
+def _maker_app(dist: Path, source: str, received: dict[str, bytes]) -> Any:
     """``dist/`` plus the maker page, its worker and an upload route, as one Starlette app."""
     from starlette.applications import Starlette
     from starlette.requests import Request
@@ -252,28 +282,31 @@ def _maker_app(dist: Path, received: dict[str, bytes]) -> Any:
     from engage_web.emulator.static import StaticSite
 
     async def page(request: Request) -> Response:
-        return HTMLResponse(_MAKER_PAGE)
+        return HTMLResponse(_MAKER_PAGE.replace("JOB", "maker"))
 
     async def worker(request: Request) -> Response:
-        source = _MAKER_WORKER.replace("RECIPE", json.dumps(RECIPE))
         return Response(source, media_type="text/javascript")
 
     async def upload(request: Request) -> Response:
-        received["snapshot"] = await request.body()
-        return JSONResponse({"bytes": len(received["snapshot"])})
+        received["body"] = await request.body()
+        return JSONResponse({"bytes": len(received["body"])})
+
+    async def ping(request: Request) -> Response:
+        return JSONResponse({"pong": True})
 
     return Starlette(
         routes=[
             Route("/__snapshot/make.html", page),
             Route("/__snapshot/maker.mjs", worker),
             Route("/__snapshot/upload", upload, methods=["PUT"]),
+            Route("/__snapshot/ping", ping),
             Mount("/", app=StaticSite(dist)),
         ]
     )
 
 
-def make_snapshot_bytes(dist: Path, *, browser: Any = None) -> bytes:
-    """Boot Pyodide in a worker of headless Chromium, run :data:`RECIPE`, return the snapshot.
+def _run_job(dist: Path, source: str, browser: Any = None) -> bytes:
+    """Run one maker worker in headless Chromium against ``dist/``; what it uploaded.
 
     ``browser``: an already launched Playwright (sync) browser; by default the system Chromium
     is launched for this and closed afterwards.
@@ -281,7 +314,7 @@ def make_snapshot_bytes(dist: Path, *, browser: Any = None) -> bytes:
     from tools.devserver import ServerThread
 
     received: dict[str, bytes] = {}
-    with ServerThread(_maker_app(Path(dist), received)) as base:
+    with ServerThread(_maker_app(Path(dist), source, received)) as base:
         if browser is not None:
             result = _run_maker(browser, base)
         else:
@@ -295,9 +328,26 @@ def make_snapshot_bytes(dist: Path, *, browser: Any = None) -> bytes:
                     result = _run_maker(launched, base)
                 finally:
                     launched.close()
-    if result.get("error") or "snapshot" not in received:
+    if result.get("error") or "body" not in received:
         raise SnapshotError(f"the snapshot maker failed in the browser: {result.get('error')}")
-    return received["snapshot"]
+    return received["body"]
+
+
+def survey_stdlib(dist: Path, *, browser: Any = None) -> tuple[dict[str, str], list[str]]:
+    """The library modules the engine loads (path in the zip -> source without docstrings),
+    and the imported names Pyodide does not have, found in headless Chromium."""
+    with zipfile.ZipFile(Path(dist) / "engage_web.zip") as bundle:
+        sources = {n: bundle.read(n).decode("utf-8") for n in bundle.namelist()
+                   if n.endswith(".py")}
+    names = engine_import_names(sources) | {"pyodide.http", "pyodide.ffi"}
+    found = json.loads(_run_job(dist, _job_source("survey", None, names), browser))
+    return found["files"], found["missing"]
+
+
+def make_snapshot_bytes(dist: Path, *, stdlib: str | None = None, browser: Any = None) -> bytes:
+    """Boot Pyodide in a worker of headless Chromium with the library ``stdlib`` (a file in
+    ``dist/``; None: Pyodide's own), run :data:`RECIPE`, return the snapshot."""
+    return _run_job(dist, _job_source("snapshot", stdlib, set()), browser)
 
 
 def _run_maker(browser: Any, base: str) -> dict[str, Any]:

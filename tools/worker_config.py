@@ -14,6 +14,7 @@ snapshot). Every path is relative to the worker's own URL, or absolute (a CDN)::
       "pyodideBase": "./pyodide/",
       "engineZip": "./engage_web.zip",
       "snapshot": null,
+      "stdlib": null,
       "benchHooks": false,
       "integrity": {}
     };
@@ -37,6 +38,7 @@ def worker_config(
     pyodide_base: str = "./pyodide/",
     engine_zip: str = "./engage_web.zip",
     snapshot: Mapping[str, Any] | None = None,
+    stdlib: str | None = None,
     bench_hooks: bool = False,
     integrity: Mapping[str, str] | None = None,
 ) -> bytes:
@@ -45,6 +47,7 @@ def worker_config(
     ``pyodide_base``: the folder of Pyodide's files (ending in ``/``); ``engine_zip``: the
     engine bundle; ``snapshot``: ``{"file", "buildId", "bytes"}`` of the memory snapshot
     (:meth:`tools.snapshot.SnapshotInfo.for_worker`) or ``None`` for a normal boot;
+    ``stdlib``: the trimmed standard library (``tools/stdlib.py``; None: Pyodide's own);
     ``bench_hooks``: expose the worker's WebAssembly memory size to the benchmark;
     ``integrity``: ``{path relative to the worker: "sha384-..."}`` of the files the worker
     fetches or imports (:func:`tools.integrity.worker_integrity`); a file without an entry is
@@ -58,6 +61,7 @@ def worker_config(
         "pyodideBase": pyodide_base,
         "engineZip": engine_zip,
         "snapshot": dict(snapshot) if snapshot is not None else None,
+        "stdlib": stdlib,
         "benchHooks": bench_hooks,
         "integrity": dict(integrity or {}),
     }

@@ -54,17 +54,18 @@ def test_dist_holds_the_runtime_the_engine_and_the_pages(dist: Path):
 
 def test_the_shipped_worker_names_the_builds_snapshot_of_the_pinned_pyodide(dist: Path):
     """The worker's engage-config.mjs names a snapshot in dist/ made from this very engine
-    bundle and Pyodide build, so visitors boot from it (the browser tests check the boot)."""
-    import gzip
-
+    bundle and Pyodide build, and the trimmed library it was made with, so visitors boot from
+    it (the browser tests check the boot)."""
     from tools.snapshot import load_manifest, pyodide_build_id, snapshot_build_id
 
     info = load_manifest(dist)
     assert info is not None, "no current snapshot in dist/ (engage-snapshot.json)"
     config = (dist / "engage-config.mjs").read_text(encoding="utf-8")
     assert json.dumps(info.for_worker(), indent=2).replace("\n", "\n  ") in config
-    raw = gzip.decompress((dist / info.file).read_bytes())
+    raw = (dist / info.file).read_bytes()
     assert snapshot_build_id(raw) == pyodide_build_id(dist / "pyodide" / "pyodide.mjs")
+    assert f'"stdlib": "{info.stdlib}"' in config
+    assert (dist / info.stdlib).is_file()
 
 
 def test_the_pages_are_rendered_into_dist(dist: Path):
