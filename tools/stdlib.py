@@ -17,8 +17,8 @@ snapshot or not. PyScript pages keep Pyodide's full library.
     >>> sorted(engine_import_names({"a.py": "import json, re\\nfrom email.utils import x\\n"
     ...                             "def f():\\n    from engage_web import api\\n"}))
     ['email.utils', 'json', 're']
-    >>> zip_name(b"PK...")[:15]
-    'engage-stdlib-d'
+    >>> name = zip_name(b"PK..."); name.startswith("engage-stdlib-"), name.endswith(".zip")
+    (True, True)
 """
 
 from __future__ import annotations

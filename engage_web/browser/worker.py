@@ -6,9 +6,11 @@ JavaScript and Python, so no proxy ever needs releasing. ``onRetry`` events are 
 itself with ``js.postMessage``. Messages and answers::
 
     {"type": "init", "config": {"endpoint" | "domainApi", "accountId", "retry",
-                                "methodOverride", "cachedBase"}}   -> {"type": "ready"}
+                                "methodOverride", "cachedBase", "reuseAnswers",
+                                "reuseMaxAgeMs"}}                  -> {"type": "ready"}
                                                                     or {"type": "failed", ...}
-    {"type": "check", "id", "params", "session": {"vid", "sid"}}    -> {"type": "outcome", ...}
+    {"type": "check", "id", "params", "session": {"vid", "sid"}, "reuseKey"}
+                                                                    -> {"type": "outcome", ...}
     {"type": "report", "id", "engagementAttributes", "pageId", "session"}
                                                                     -> {"type": "reported", ...}
     {"type": "cancel"}                                              -> nothing
@@ -23,7 +25,9 @@ the visitor session (every message carries the stored ids and :class:`WorkerHost
 the engine's session store) and the base the Domain API named (``cachedBase`` in ``init``; the
 worker posts ``{"type": "base", "base", "resolvedAt"}`` whenever it resolves or forgets one).
 Besides ``retry`` and ``engagement``, Python posts ``{"type": "attempt", "event"}`` before each
-request (``onAttempt``: the request line LivePerson receives).
+request (``onAttempt``: the request line LivePerson receives), and after a check whose answer
+a later page view may reuse (``engage_web.reuse``), ``{"type": "reusable", "key" (the check's
+``reuseKey``, the page's own), "expiresAt" (epoch ms), "outcome"}``.
 
 It runs under CPython too (tests pass a fake transport and collect what would be posted)::
 
@@ -46,6 +50,7 @@ from typing import Any
 from engage_web import jsontext
 from engage_web.domain import MemoryBaseCache, ResolvedBase
 from engage_web.errors import ConfigError
+from engage_web.reuse import ReusePolicy
 from engage_web.session import MemorySessionStore, Session
 
 __all__ = [
@@ -298,6 +303,7 @@ class WorkerHost:
         self._make_api: Callable[..., Any] | None = None  # builds a ChatApi for the current config
         self._watching: Any = None  # the ChatApi running the page's watch, if any
         self._config_error: dict[str, Any] | None = None
+        self._reuse = ReusePolicy(enabled=False)  # until init says otherwise
 
     async def handle(self, message_json: str) -> str | None:
         """Answer one message (JSON text) with JSON text, or ``None`` when nothing is due."""
@@ -355,6 +361,7 @@ class WorkerHost:
             endpoint, account_id = config.get("endpoint"), config.get("accountId")
             bases = PageBaseCache(self._post, config.get("cachedBase"))
             override = config.get("methodOverride", False)
+            reuse = ReusePolicy.from_options(config)
 
             def make_api(**options: Any) -> Any:
                 return ChatApi(
@@ -386,6 +393,7 @@ class WorkerHost:
         self._unwatch()  # a watch runs with the configuration it was started with
         self._api = api
         self._make_api = make_api
+        self._reuse = reuse
         self._config_error = None
         return {"type": "ready"}
 
@@ -445,7 +453,19 @@ class WorkerHost:
         if self._api is None:
             return self._not_ready()
         self._seed_session(message.get("session"))
-        return await self._api.get_engagement(message.get("params", {}))
+        outcome = await self._api.get_engagement(message.get("params", {}))
+        self._offer_reuse(message.get("reuseKey"), outcome)
+        return outcome
+
+    def _offer_reuse(self, key: object, outcome: Mapping[str, Any]) -> None:
+        """Tell the page it may answer the same request of the same visit with ``outcome``
+        until the time the reuse policy allows (engage_web.reuse); the page keys it itself."""
+        if not isinstance(key, str) or not key or len(key) > 200 or self._api is None:
+            return
+        expires = self._reuse.expires_at(outcome, self._api.clock.time())
+        if expires is not None:
+            self._post(json.dumps({"type": "reusable", "key": key,
+                                   "expiresAt": round(expires * 1000), "outcome": outcome}))
 
     async def _report(self, message: Mapping[str, Any]) -> dict[str, Any]:
         """A report goes to the session the page made it in (its outbox keeps that pair), which

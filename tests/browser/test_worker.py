@@ -471,3 +471,24 @@ def test_method_override_from_the_page_sends_reports_as_post():
     assert run(scenario())["result"]["delivered"] is True
     request = page.transport.requests[1]
     assert (request.method, request.headers["X-HTTP-Method-Override"]) == ("POST", "PUT")
+
+
+def test_an_available_answer_is_offered_for_reuse_under_the_pages_key():
+    """After an Available check carrying a reuseKey, the worker posts {type: "reusable", key,
+    expiresAt (ms), outcome}; a NotAvailable answer, or reuse turned off, posts nothing."""
+    page = Page(ScriptedTransport(available(), not_available(), available()))
+
+    async def scenario() -> None:
+        await page.send({"type": "init", "config": {**CONFIG, "retry": "none"}})
+        await page.send({"type": "check", "id": 1, "params": {}, "reuseKey": "k1"})
+        await page.send({"type": "check", "id": 2, "params": {}, "reuseKey": "k2"})
+        await page.send({"type": "init", "config": {**CONFIG, "retry": "none",
+                                                    "reuseAnswers": False}})
+        await page.send({"type": "check", "id": 3, "params": {}, "reuseKey": "k3"})
+
+    run(scenario())
+    (offer,) = page.posted_of("reusable")
+    assert offer["key"] == "k1"
+    assert offer["outcome"]["status"] == "Available"
+    valid = offer["outcome"]["engagementDetails"]["validForSeconds"]
+    assert offer["expiresAt"] == round((EPOCH + valid - 60) * 1000)
