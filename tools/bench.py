@@ -253,7 +253,7 @@ def prepare_site(root: Path) -> Site:
     out.mkdir(parents=True)
     notes: list[str] = []
     embed_html = (PAGES / "embed.html").read_text(encoding="utf-8")
-    for name in ("floor.html", "naive.html", "kiosk.html", "retry.html"):
+    for name in ("floor.html", "naive.html", "kiosk.html", "retry.html", "visit2.html"):
         shutil.copy(PAGES / name, out / name)
     (out / "embed.html").write_text(embed_html.replace("ENGAGE_SRC", "/engage.js"), "utf-8")
 
@@ -410,11 +410,17 @@ def _cpu_seconds(pids: Iterable[int]) -> dict[int, float]:
 # -- 1. start-up -----------------------------------------------------------------------------
 
 
-def _measure_page(context: Any, url: str, counter: ByteCounter) -> dict:
+def _measure_page(
+    context: Any, url: str, counter: ByteCounter, *, throttle: float | None = None
+) -> dict:
+    """Open ``url`` in a new page of ``context`` and measure its first answer; ``throttle``
+    slows the page's CPU that many times (Chrome DevTools' CPU throttling)."""
     page = context.new_page()
     for other in context.pages:   # the persistent context's initial blank page
         if other is not page:
             other.close()
+    if throttle:
+        context.new_cdp_session(page).send("Emulation.setCPUThrottlingRate", {"rate": throttle})
     problems: list[str] = []
     page.on("pageerror", lambda err: problems.append(f"pageerror: {err}"))
     page.on(
@@ -941,7 +947,7 @@ def main(
     runs: int = 5,
     out: str | Path = "bench-results/latest.json",
     *,
-    sections: Sequence[str] = ("startup", "retry", "kiosk", "throughput", "engines"),
+    sections: Sequence[str] = ("startup", "visit", "retry", "kiosk", "throughput", "engines"),
 ) -> dict[str, Any]:
     """Run the benchmarks, print the report, write the JSON to ``out``; return the results.
 
@@ -966,7 +972,7 @@ def main(
         },
         "notes": [],
     }
-    if any(s in sections for s in ("startup", "retry", "kiosk")):
+    if any(s in sections for s in ("startup", "visit", "retry", "kiosk")):
         site = prepare_site(root)
         results["notes"] += site.notes
         if site.snapshot is not None:
@@ -984,6 +990,10 @@ def main(
                         "shipped_snapshot": site.shipped_has_snapshot,
                         "samples": samples,
                     }
+                if "visit" in sections:
+                    from tools import bench_visit
+
+                    results["visit"] = bench_visit.run(pw, base, counter, runs, site.pages)
                 if "retry" in sections:
                     results["retry"] = bench_retry(browser, base)
                 if "kiosk" in sections:
@@ -1000,6 +1010,10 @@ def main(
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(render(results), flush=True)
+    if "visit" in results:
+        from tools import bench_visit
+
+        print(bench_visit.render(results["visit"]), flush=True)
     if "engines" in results:
         from tools import bench_engines
 

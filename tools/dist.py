@@ -146,8 +146,9 @@ def build(
 def loaded_by_worker(info: SnapshotInfo | None = None, cdn: str | None = None) -> list[str]:
     """The files of ``dist/`` the worker loads after itself, relative to it: the engine bundle,
     the snapshot and its trimmed library (if any) and, when Pyodide is self-hosted, Pyodide's
-    files (its ``package.json`` is never loaded). Each gets an integrity hash in ``engage-config.mjs``; a
-    CDN's Pyodide gets none (the build cannot vouch for the bytes another host serves).
+    files (its ``package.json`` is never loaded). Each gets an integrity hash in
+    ``engage-config.mjs``; a CDN's Pyodide gets none (the build cannot vouch for the bytes
+    another host serves).
 
     >>> loaded_by_worker(cdn="https://cdn.example/pyodide/")
     ['engage_web.zip']
