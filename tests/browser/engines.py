@@ -156,6 +156,11 @@ class EngineSite:
         if path in self.files:
             await self._answer(send, *self.files[path])
             return
+        if path in self.replaced or path.endswith((".html", "/")):
+            # This answer's body is rewritten here: ask for it unencoded (the server would
+            # otherwise send its brotli or gzip copy, which cannot be edited as text).
+            headers = [(k, v) for k, v in scope.get("headers", []) if k != b"accept-encoding"]
+            scope = {**scope, "headers": headers}
         await self.app(scope, receive, self._sender(send, path))
 
     async def _answer(self, send: Any, content_type: str, body: bytes) -> None:
