@@ -10,7 +10,8 @@ that names the snapshot) is ``no-store`` so a rebuild shows at once.
 Compression: the build writes ``<file>.br`` and ``<file>.gz`` next to every file worth it
 (``tools/compress.py``); a request whose ``Accept-Encoding`` allows one gets that copy, with
 ``Content-Encoding`` and the original's type, and every answer for such a file says
-``Vary: Accept-Encoding`` so a cache keeps the encodings apart::
+``Vary: Accept-Encoding`` so a cache keeps the encodings apart. A copy older than its original
+(the file was changed after the build) is never sent::
 
     app = StaticSite(Path("dist"))      # an ASGI app; "/" serves dist/index.html
 """
@@ -107,6 +108,15 @@ def choose_encoding(accept_encoding: str | None, available: tuple[str, ...]) -> 
     return best
 
 
+def _fresh_copy(copy: Path, original_mtime_ns: int) -> bool:
+    """A compressed copy is used only when it is not older than its original: a file changed
+    after the build (by hand, by a deploy script) is sent as it is now, never a stale copy."""
+    try:
+        return copy.stat().st_mtime_ns >= original_mtime_ns
+    except OSError:
+        return False
+
+
 def _content_type_for(path: str) -> str | None:
     name = path.rsplit("/", 1)[-1]
     if not name or path.endswith("/"):
@@ -173,10 +183,14 @@ class StaticSite:
         if relative.endswith("/") or ".." in relative:
             return None, None
         target = self.directory / relative.lstrip("/")
+        try:
+            changed = target.stat().st_mtime_ns
+        except OSError:
+            return None, None
         copies = tuple(
             (suffix, coding)
             for suffix, coding in PRECOMPRESSED
-            if target.with_name(target.name + suffix).is_file()
+            if _fresh_copy(target.with_name(target.name + suffix), changed)
         )
         if not copies:
             return None, None

@@ -52,11 +52,14 @@ RECORD = """<script>
 
 
 def _renderer_rss_kib() -> int:
-    """Resident memory of Chromium's renderer processes (the page and its worker live there)."""
+    """Resident memory of the renderer processes of this test run's Chromium (the page and its
+    worker live there): only processes descending from this process count, so a browser of
+    another run on the same machine cannot move the figure."""
+    from tools.bench import _descendants
+
     total = 0
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
+    for pid in _descendants(os.getpid()):
+        proc = Path("/proc") / str(pid)
         try:
             cmdline = (proc / "cmdline").read_bytes()
             if b"chrom" not in cmdline or b"--type=renderer" not in cmdline:

@@ -175,3 +175,17 @@ def test_files_without_copies_say_nothing_of_encodings(compressed):
     answer = compressed.get("/engine.js", headers={"accept-encoding": "br, gzip"})
     assert "content-encoding" not in answer.headers
     assert "Accept-Encoding" not in answer.headers.get("vary", "")
+
+
+def test_a_stale_copy_is_never_sent(compressed, root: Path):
+    """A file changed after the build (its copies now older) is sent as it is now."""
+    import os
+
+    wasm = root / "dist" / "pyodide" / "pyodide.asm.wasm"
+    wasm.write_bytes(b"\0asm\1\0\0\0 changed")
+    for suffix in (".br", ".gz"):
+        copy = wasm.with_name(wasm.name + suffix)
+        os.utime(copy, ns=(wasm.stat().st_mtime_ns - 10**9,) * 2)
+    answer = compressed.get("/pyodide/pyodide.asm.wasm", headers={"accept-encoding": "br, gzip"})
+    assert "content-encoding" not in answer.headers
+    assert answer.content == b"\0asm\1\0\0\0 changed"
