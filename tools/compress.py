@@ -107,6 +107,7 @@ def compress_tree(
         )
         if before.get("sha256") == digest and intact:
             wanted[rel] = before
+            _touch_copies(path, kept or [])   # the same bytes rewritten: the copies still hold
             continue
         wanted[rel] = {"sha256": digest}
         cached = _from_cache(cache, digest, path)
@@ -152,6 +153,16 @@ def _to_cache(cache: Path | None, digest: str, path: Path, copies: dict[str, byt
     cache.mkdir(parents=True, exist_ok=True)
     for suffix, data in copies.items():
         (cache / f"{digest}{suffix}").write_bytes(data)
+
+
+def _touch_copies(source: Path, kept: list[str]) -> None:
+    """Date the copies no earlier than their source, which servers check (a copy older than
+    its file is taken for stale and not sent)."""
+    changed = source.stat().st_mtime_ns
+    for suffix in kept:
+        copy = source.with_name(source.name + suffix)
+        if copy.stat().st_mtime_ns < changed:
+            os.utime(copy, ns=(changed, changed))
 
 
 def _keep_worthwhile(source: Path, copies: dict[str, bytes]) -> list[str]:

@@ -191,7 +191,8 @@ def ensure_snapshot(dist: Path, *, force: bool = False, browser: Any = None) -> 
     for old in dist.glob("engage-stdlib-*.zip*"):
         if not old.name.startswith(stdlib):
             old.unlink()
-    (dist / stdlib).write_bytes(library)
+    if not (dist / stdlib).is_file() or (dist / stdlib).read_bytes() != library:
+        (dist / stdlib).write_bytes(library)   # its name is its hash: same name, same bytes
     raw = make_snapshot_bytes(dist, stdlib=stdlib, browser=browser)
     seconds = time.monotonic() - started
     found = snapshot_build_id(raw)

@@ -56,8 +56,11 @@ CONTENT_TYPES = {
 }
 IMMUTABLE_PREFIXES = ("/pyodide/", "/pyscript/")
 IMMUTABLE = "public, max-age=31536000, immutable"
-#: Content-hashed file names (tools/snapshot.py): a new build gets a new name, never new bytes.
-_HASHED = re.compile(r"^/engage-snapshot-[0-9a-f]{12}\.bin(\.gz)?$")
+#: Content-hashed file names (tools/snapshot.py, tools/stdlib.py): a new build gets a new name,
+#: never new bytes.
+_HASHED = re.compile(
+    r"^/(engage-snapshot-[0-9a-f]{12}\.bin(\.gz)?|engage-stdlib-[0-9a-f]{12}\.zip)$"
+)
 
 
 def cache_control_for(path: str) -> str:
@@ -66,6 +69,8 @@ def cache_control_for(path: str) -> str:
     >>> cache_control_for("/pyodide/pyodide.asm.wasm"), cache_control_for("/index.html")
     ('public, max-age=31536000, immutable', 'no-store')
     >>> cache_control_for("/engage-snapshot-773be2799e91.bin")
+    'public, max-age=31536000, immutable'
+    >>> cache_control_for("/engage-stdlib-c13eb739949c.zip")
     'public, max-age=31536000, immutable'
     """
     immutable = path.startswith(IMMUTABLE_PREFIXES) or _HASHED.match(path)
