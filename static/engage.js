@@ -506,6 +506,8 @@
       clearTimeout(runtime.waitTimer);
       if (!runtime.readyAt) runtime.readyAt = clock();
       runtime.callBoundMs = message.callBoundMs > 0 ? message.callBoundMs : 0;
+      clearTimeout(runtime.silenceTimer);   // armed again below, for the bound now in force
+      runtime.silenceTimer = null;
       ready = true;
       failure = null;
       revokeBlob();
