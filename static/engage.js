@@ -479,6 +479,9 @@
     backlog = [];
     Array.from(pending.keys()).forEach(function (id) { settle(id, copy(failure)); });
     answerQueued(failure);
+    // A watching page (a kiosk) learns that what it shows is no longer known; the watch goes
+    // on with the new worker, whose first outcome follows.
+    if (watching) emit("onEngagement", copy(failure));
     clearTimeout(runtime.restartTimer);
     runtime.restartTimer = setTimeout(restart, delay);
   }

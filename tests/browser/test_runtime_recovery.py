@@ -230,13 +230,15 @@ def test_a_fatal_python_error_ends_the_calls_in_flight_and_a_new_worker_takes_ov
 ):
     """A fatal Pyodide error while a check is in flight: both calls end with a runtime Error,
     ready is false when they do, a report made then is queued, onReady fires again for a new
-    worker, and the report arrives once."""
+    worker, the report arrives once, and the page's watch goes on with the new worker."""
     probe.allow(RUNTIME_NOISE)
     context = probe.new_context()
     context.route(_worker_script, _with_hooks)
     page = _open(probe, context, early=False)
     answer = page.evaluate("(p) => ChatApi.getEngagement(p)", SEED_PARAMS)
     assert answer["status"] == "Available"
+    page.evaluate("(p) => ChatApi.watch(p)", SEED_PARAMS)
+    page.wait_for_function("window.__outcomes.length === 2")  # the watch's first outcome
 
     emulator.fault(count=1, delayMs=20_000, route="check")  # the next check stays in flight
     attempts = page.evaluate("window.__attempts")
@@ -253,10 +255,14 @@ def test_a_fatal_python_error_ends_the_calls_in_flight_and_a_new_worker_takes_ov
         assert outcome["error"]["code"] == "runtime"
         assert "Maximum call stack size exceeded" in outcome["error"]["message"]
     assert (queued["error"]["code"], queued["queued"]) == ("runtime", True)
-    assert page.evaluate("window.__outcomes").count({"status": "Error", "ready": False}) == 2
+    # the two checks and the watch heard of the failure, each while ready was false
+    assert page.evaluate("window.__outcomes").count({"status": "Error", "ready": False}) == 3
 
     page.wait_for_function("window.__readies === 2")
     page.wait_for_function("ChatApi.queuedReports === 0")
+    page.wait_for_function(  # the watch's first outcome from the new worker
+        "window.__outcomes.at(-1).status === 'Available' && window.__outcomes.length === 6"
+    )
     assert page.evaluate("(p) => ChatApi.getEngagement(p)", SEED_PARAMS)["status"] == "Available"
     assert _session_impressions(emulator, answer["sessionId"]) == [IMPRESSION]
 
