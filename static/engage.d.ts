@@ -170,6 +170,8 @@ export declare namespace EngageWeb {
     version: string;
     /** Worker boot time (Pyodide + engine), when known. */
     bootMs?: number;
+    /** How the worker booted: from the build's memory snapshot, or normally (slower). */
+    bootKind?: "snapshot" | "normal";
   }
 
   /**

@@ -514,7 +514,7 @@
       ready = true;
       failure = null;
       revokeBlob();
-      emit("onReady", { version: VERSION, bootMs: message.bootMs });
+      emit("onReady", { version: VERSION, bootMs: message.bootMs, bootKind: message.bootKind });
       backlog.splice(0).forEach(post);
       if (fresh && watching) post(copy(watching));
       flushOutbox();

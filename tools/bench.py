@@ -20,7 +20,9 @@ nothing here asserts a timing, it reports. Sections:
    sampled; growth from the first sample to the last.
 4. Endpoint throughput: a keep-alive asyncio HTTP/1.1 load generator against a uvicorn process
    serving the emulator, beside a minimal Starlette route on the same server.
-5. Emulator soak: ``python -m engage_web serve`` in its own process, then rounds of checks with
+5. Engines (``tools/bench_engines.py``): the shipped embed's first answer, boot kind and bytes
+   in Chromium, Firefox and WebKit side by side, interleaved, a fresh profile per run.
+6. Emulator soak: ``python -m engage_web serve`` in its own process, then rounds of checks with
    100 SDEs each, new visitors (a session each) and one session checked again and again; the
    process's resident memory (RSS) before and after each round, side by side. Its stores are
    bounded (``engage_web/emulator/limits.py``): memory grows until the caps are reached, then
@@ -46,7 +48,6 @@ import gzip
 import json
 import os
 import platform
-import re
 import shutil
 import socket
 import statistics
@@ -61,13 +62,14 @@ from typing import Any
 from engage_web.session import Session
 from engage_web.wire import session_url
 from tools.chromium import CHROMIUM, CHROMIUM_ARGS, launch
+from tools.worker_config import CONFIG_FILE, worker_config
 
 __all__ = [
     "LoadResult",
     "bench_soak",
+    "copy_worker",
     "load_generate",
     "main",
-    "relocated_worker",
     "summarize",
     "throughput_app",
 ]
@@ -204,32 +206,28 @@ def throughput_app() -> Any:
     return _dispatch(_minimal_app(), create_app(bench_scenario()))
 
 
-_PYODIDE_BASE = re.compile(r'^const PYODIDE_BASE = "\./pyodide/";$', re.MULTILINE)
-_ENGINE_ZIP = 'new URL("./engage_web.zip", HERE)'
-_BOOT_DONE = "  handle = workerModule.handle;\n"
-_HOOK = (
-    "  self.__engageBench = {   // bench-only hook (tools/bench.py): WebAssembly memory size\n"
-    "    wasmBytes: () => pyodide._module.HEAP8.buffer.byteLength,\n"
-    "  };\n"
-)
-
-
-def relocated_worker(source: str, prefix: str = "../../", *, hook: bool = True) -> str:
-    """The shipped worker served from another directory: Pyodide and the engine bundle are
-    found at ``prefix`` (relative to the worker); ``hook`` adds ``self.__engageBench``.
+def copy_worker(
+    dist: Path, where: Path, prefix: str = "../../", *, snapshot: Any = None, hook: bool = True
+) -> None:
+    """A copy of the shipped embed (``engage.js`` and the worker) served from ``where``: its own
+    ``engage-config.mjs`` finds Pyodide and the engine bundle at ``prefix`` (relative to the
+    worker), names ``snapshot`` (a ``SnapshotInfo``, its file at ``prefix`` too; None: a normal
+    boot) and, with ``hook``, exposes the worker's WebAssembly memory size (``__engageBench``).
 
     Example::
 
-        relocated_worker(Path("dist/engage-worker.mjs").read_text(), "../")
+        copy_worker(Path("dist"), Path("dist/bench/hook"), snapshot=load_manifest(dist))
     """
-    for needle in (_ENGINE_ZIP, _BOOT_DONE):
-        if source.count(needle) != 1:
-            raise SystemExit(f"[bench] engage-worker.mjs changed shape: {needle!r} not found once")
-    if not _PYODIDE_BASE.search(source):
-        raise SystemExit("[bench] engage-worker.mjs: the PYODIDE_BASE line is not the default")
-    source = _PYODIDE_BASE.sub(f'const PYODIDE_BASE = "{prefix}pyodide/";', source)
-    source = source.replace(_ENGINE_ZIP, f'new URL("{prefix}engage_web.zip", HERE)')
-    return source.replace(_BOOT_DONE, _BOOT_DONE + _HOOK) if hook else source
+    where.mkdir(parents=True, exist_ok=True)
+    for name in ("engage.js", "engage-worker.mjs"):
+        shutil.copy(dist / name, where / name)
+    config = worker_config(
+        pyodide_base=f"{prefix}pyodide/",
+        engine_zip=f"{prefix}engage_web.zip",
+        snapshot=snapshot.for_worker(prefix) if snapshot is not None else None,
+        bench_hooks=hook,
+    )
+    (where / CONFIG_FILE).write_bytes(config)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -257,19 +255,14 @@ def prepare_site(root: Path) -> Site:
         shutil.copy(PAGES / name, out / name)
     (out / "embed.html").write_text(embed_html.replace("ENGAGE_SRC", "/engage.js"), "utf-8")
 
-    engage_js = (dist / "engage.js").read_text(encoding="utf-8")
-    worker = (dist / "engage-worker.mjs").read_text(encoding="utf-8")
-    shipped_has_snapshot = bool(snap.SNAPSHOT_LINE.search(worker)) and (
-        "const SNAPSHOT = null;" not in worker
+    shipped_info = snap.load_manifest(dist)
+    shipped_has_snapshot = (
+        shipped_info is not None
+        and f'"{shipped_info.file}"' in (dist / CONFIG_FILE).read_text(encoding="utf-8")
     )
-    shipped_info = snap.load_manifest(dist) if shipped_has_snapshot else None
-    hook = out / "hook"
-    hook.mkdir()
-    (hook / "engage.js").write_text(engage_js, "utf-8")
-    hooked = relocated_worker(worker)
-    if shipped_info is not None:  # the snapshot is found next to dist/, not in bench/hook/
-        hooked = snap.with_snapshot_line(hooked, shipped_info, prefix="../../")
-    (hook / "engage-worker.mjs").write_text(hooked, "utf-8")
+    if not shipped_has_snapshot:
+        shipped_info = None
+    copy_worker(dist, out / "hook", snapshot=shipped_info)
 
     pages = {
         "a": "/bench/floor.html",
@@ -283,12 +276,7 @@ def prepare_site(root: Path) -> Site:
         except snap.SnapshotError as exc:
             notes.append(f"snapshot prototype skipped: {exc}")
         if info is not None:
-            proto = out / "snap"
-            proto.mkdir()
-            (proto / "engage.js").write_text(engage_js, "utf-8")
-            source = relocated_worker(worker)
-            source = snap.with_snapshot_line(source, info, prefix="../../")
-            (proto / "engage-worker.mjs").write_text(source, "utf-8")
+            copy_worker(dist, out / "snap", snapshot=info)
             (out / "embed-snap.html").write_text(
                 embed_html.replace("ENGAGE_SRC", "/bench/snap/engage.js"), "utf-8"
             )
@@ -298,11 +286,8 @@ def prepare_site(root: Path) -> Site:
             raw_dir.mkdir()
             raw_name = info.file.removesuffix(".gz")
             (raw_dir / raw_name).write_bytes(gzip.decompress((dist / info.file).read_bytes()))
-            (raw_dir / "engage.js").write_text(engage_js, "utf-8")
-            raw_info = dataclasses.replace(info, file=raw_name)
-            source = relocated_worker(worker)
-            source = snap.with_snapshot_line(source, raw_info)
-            (raw_dir / "engage-worker.mjs").write_text(source, "utf-8")
+            raw_info = dataclasses.replace(info, file=f"bench/snapraw/{raw_name}")
+            copy_worker(dist, raw_dir, snapshot=raw_info)
             (out / "embed-snapraw.html").write_text(
                 embed_html.replace("ENGAGE_SRC", "/bench/snapraw/engage.js"), "utf-8"
             )
@@ -310,12 +295,7 @@ def prepare_site(root: Path) -> Site:
     else:
         # The shipped embed booting as it does when its snapshot cannot be used: what it pays.
         info = shipped_info
-        plain = out / "nosnap"
-        plain.mkdir()
-        (plain / "engage.js").write_text(engage_js, "utf-8")
-        (plain / "engage-worker.mjs").write_text(
-            snap.with_snapshot_line(relocated_worker(worker), None), "utf-8"
-        )
+        copy_worker(dist, out / "nosnap", snapshot=None)
         (out / "embed-nosnap.html").write_text(
             embed_html.replace("ENGAGE_SRC", "/bench/nosnap/engage.js"), "utf-8"
         )
@@ -1087,9 +1067,13 @@ def main(
     runs: int = 5,
     out: str | Path = "bench-results/latest.json",
     *,
-    sections: Sequence[str] = ("startup", "retry", "kiosk", "throughput", "soak"),
+    sections: Sequence[str] = ("startup", "retry", "kiosk", "throughput", "engines", "soak"),
 ) -> dict[str, Any]:
-    """Run the benchmarks, print the report, write the JSON to ``out``; return the results."""
+    """Run the benchmarks, print the report, write the JSON to ``out``; return the results.
+
+    ``engines``: the embed's first answer in Chromium, Firefox and WebKit side by side
+    (``tools/bench_engines.py``); ``soak``: the emulator's memory under load (:func:`bench_soak`).
+    """
     from playwright.sync_api import sync_playwright
 
     from tools.devserver import ServerThread, create_dev_app
@@ -1134,12 +1118,20 @@ def main(
                 browser.close()
     if "throughput" in sections:
         results["throughput"] = bench_throughput(root)
+    if "engines" in sections:
+        from tools import bench_engines
+
+        results["engines"] = bench_engines.run(root, runs)
     if "soak" in sections:
         results["soak"] = bench_soak(root)
     results["machine"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(render(results), flush=True)
+    if "engines" in results:
+        from tools import bench_engines
+
+        print(bench_engines.render(results["engines"]), flush=True)
     print(f"[bench] JSON: {out_path}", flush=True)
     return results
 
@@ -1148,5 +1140,5 @@ if __name__ == "__main__":  # pragma: no cover - python -m tools.bench [runs] [s
     main(
         Path(__file__).resolve().parents[1],
         runs=int(sys.argv[1]) if len(sys.argv) > 1 else 5,
-        sections=sys.argv[2:] or ("startup", "retry", "kiosk", "throughput", "soak"),
+        sections=sys.argv[2:] or ("startup", "retry", "kiosk", "throughput", "engines", "soak"),
     )

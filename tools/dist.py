@@ -6,6 +6,7 @@
     dist/
       engage.js            the facade: one classic <script> tag defines window.ChatApi
       engage-worker.mjs    the module Worker that runs the engine in Pyodide
+      engage-config.mjs    what the build tells the worker: where Pyodide is, which snapshot
       engage.d.ts          TypeScript declarations of the page API
       engage_web.zip       the engine (+ engage_web/browser), unpacked into Pyodide's file system
       engage-snapshot-<key>.bin.gz   the Pyodide memory snapshot the worker boots from
@@ -42,13 +43,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tools.pages import render as render_pages
-from tools.snapshot import (
-    SnapshotError,
-    SnapshotInfo,
-    ensure_snapshot,
-    load_manifest,
-    with_snapshot_line,
-)
+from tools.snapshot import SnapshotError, SnapshotInfo, ensure_snapshot, load_manifest
+from tools.worker_config import CONFIG_FILE, worker_config
 
 __all__ = ["ENGINE_EXCLUDES", "PYODIDE_FILES", "build", "engine_files"]
 
@@ -65,11 +61,9 @@ PYODIDE_FILES = (
 #: Parts of the package that never run in the browser (CPython-only servers and tools).
 ENGINE_EXCLUDES = ("emulator/", "cli.py", "stdlib_transport.py", "__main__.py")
 
-#: Our own files copied from static/ (the worker is rewritten when a CDN is configured).
+#: Our own files copied from static/ as they are (the worker learns the rest from
+#: engage-config.mjs, which the build writes: tools/worker_config.py).
 STATIC_FILES = ("engage.js", "engage-worker.mjs", "engage.d.ts")
-
-#: The line of engage-worker.mjs that names where Pyodide comes from.
-_PYODIDE_BASE_LINE = re.compile(r'^const PYODIDE_BASE = "[^"]*";', re.MULTILINE)
 
 _ENGINE_SUFFIXES = frozenset({".py", ".json", ".toml"})
 
@@ -123,12 +117,14 @@ def build(
     static = root / "static"
     info = _snapshot(out) if snapshot and cdn is None else None
     for name in STATIC_FILES:
-        text = (static / name).read_text(encoding="utf-8")
-        if name == "engage-worker.mjs":
-            if cdn is not None:
-                text = _PYODIDE_BASE_LINE.sub(f"const PYODIDE_BASE = {json.dumps(cdn)};", text)
-            text = with_snapshot_line(text, info)
-        _write(out / name, text.encode("utf-8"))
+        _copy(static / name, out / name)
+    _write(
+        out / CONFIG_FILE,
+        worker_config(
+            pyodide_base=cdn or "./pyodide/",
+            snapshot=info.for_worker() if info is not None else None,
+        ),
+    )
     for path in sorted((static / "examples").rglob("*")):
         if path.is_file():
             _copy(path, out / "examples" / path.relative_to(static / "examples"))

@@ -50,7 +50,6 @@ __all__ = [
     "pyodide_build_id",
     "snapshot_build_id",
     "snapshot_key",
-    "with_snapshot_line",
 ]
 
 #: The manifest next to the snapshot in dist/: what it was made from (see SnapshotInfo).
@@ -95,14 +94,14 @@ class SnapshotInfo:
     gz_bytes: int
     make_seconds: float
 
-    def to_js(self) -> str:
-        """The worker's ``SNAPSHOT`` constant (file relative to the worker, build id to check).
+    def for_worker(self, prefix: str = "") -> dict[str, Any]:
+        """The worker's ``snapshot`` entry (``engage-config.mjs``): the file relative to the
+        worker (``prefix`` + file), the build id it checks, the raw size.
 
-        >>> SnapshotInfo("s.bin.gz", "k", "ab", 10, 5, 1.0).to_js()
-        'const SNAPSHOT = {"file": "s.bin.gz", "buildId": "ab", "bytes": 10};'
+        >>> SnapshotInfo("s.bin.gz", "k", "ab", 10, 5, 1.0).for_worker("../")
+        {'file': '../s.bin.gz', 'buildId': 'ab', 'bytes': 10}
         """
-        value = {"file": self.file, "buildId": self.build_id, "bytes": self.raw_bytes}
-        return f"const SNAPSHOT = {json.dumps(value)};"
+        return {"file": prefix + self.file, "buildId": self.build_id, "bytes": self.raw_bytes}
 
 
 def pyodide_build_id(pyodide_mjs: Path) -> str:
@@ -214,28 +213,6 @@ def _ensure_in_subprocess(dist: Path, *, force: bool) -> SnapshotInfo:
         raise SnapshotError(f"making the snapshot in a subprocess failed: {done.stderr[-600:]}")
     return info
 
-
-# -- the worker side ----------------------------------------------------------------------
-
-#: The line of static/engage-worker.mjs that names the snapshot (``null``: none); the build
-#: rewrites it with :func:`with_snapshot_line`. The worker checks the snapshot's build id and
-#: boots normally when it cannot use it.
-SNAPSHOT_LINE = re.compile(r"^const SNAPSHOT = [^\n]*;$", re.MULTILINE)
-
-def with_snapshot_line(source: str, info: SnapshotInfo | None, *, prefix: str = "") -> str:
-    """The worker source naming ``info``'s file (``prefix`` + file) or no snapshot (None).
-
-    >>> with_snapshot_line("const SNAPSHOT = null;", None)
-    'const SNAPSHOT = null;'
-    """
-    if not SNAPSHOT_LINE.search(source):
-        raise SnapshotError("engage-worker.mjs has no `const SNAPSHOT = ...;` line")
-    line = "const SNAPSHOT = null;"
-    if info is not None:
-        line = SnapshotInfo(
-            prefix + info.file, info.key, info.build_id, info.raw_bytes, info.gz_bytes, 0
-        ).to_js()
-    return SNAPSHOT_LINE.sub(lambda _: line, source)
 
 
 # -- making the snapshot in a browser worker -------------------------------------------------

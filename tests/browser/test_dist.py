@@ -53,16 +53,16 @@ def test_dist_holds_the_runtime_the_engine_and_the_pages(dist: Path):
 
 
 def test_the_shipped_worker_names_the_builds_snapshot_of_the_pinned_pyodide(dist: Path):
-    """The worker's SNAPSHOT line names a snapshot in dist/ made from this very engine bundle
-    and Pyodide build, so visitors boot from it (the browser tests check the boot itself)."""
+    """The worker's engage-config.mjs names a snapshot in dist/ made from this very engine
+    bundle and Pyodide build, so visitors boot from it (the browser tests check the boot)."""
     import gzip
 
     from tools.snapshot import load_manifest, pyodide_build_id, snapshot_build_id
 
     info = load_manifest(dist)
     assert info is not None, "no current snapshot in dist/ (engage-snapshot.json)"
-    worker = (dist / "engage-worker.mjs").read_text(encoding="utf-8")
-    assert info.to_js() in worker
+    config = (dist / "engage-config.mjs").read_text(encoding="utf-8")
+    assert json.dumps(info.for_worker(), indent=2).replace("\n", "\n  ") in config
     raw = gzip.decompress((dist / info.file).read_bytes())
     assert snapshot_build_id(raw) == pyodide_build_id(dist / "pyodide" / "pyodide.mjs")
 
@@ -132,7 +132,10 @@ def test_nothing_we_ship_points_at_a_cdn_by_default(dist: Path):
     for name, text in texts.items():
         for marker in CDN_MARKERS:
             assert marker not in text, f"{name} mentions {marker}"
-    assert 'const PYODIDE_BASE = "./pyodide/";' in texts["engage-worker.mjs"]
+    assert '"pyodideBase": "./pyodide/"' in (dist / "engage-config.mjs").read_text()
+    assert (dist / "engage-worker.mjs").read_bytes() == (
+        ROOT / "static" / "engage-worker.mjs"
+    ).read_bytes()  # shipped as written: the build tells it things through engage-config.mjs
     assert json.loads(texts["pyscript.json"])["interpreter"] == "/pyodide/pyodide.mjs"
 
 
@@ -141,8 +144,9 @@ def test_the_cdn_option_points_the_worker_and_pyscript_at_the_cdn(tmp_path: Path
     """build(cdn=URL) makes the worker and pyscript.json load Pyodide from that URL."""
     cdn = "https://cdn.example.test/pyodide/v314.0.7/full/"
     out = build(_scratch_root(tmp_path), cdn=cdn, snapshot=False)
-    worker = (out / "engage-worker.mjs").read_text(encoding="utf-8")
-    assert f'const PYODIDE_BASE = "{cdn}";' in worker
+    config = (out / "engage-config.mjs").read_text(encoding="utf-8")
+    assert f'"pyodideBase": "{cdn}"' in config
+    assert '"snapshot": null' in config
     assert json.loads((out / "pyscript.json").read_text())["interpreter"] == cdn + "pyodide.mjs"
 
 

@@ -73,16 +73,12 @@ def variant_dir(dist_dir: Path) -> Iterator[Path]:
 
 
 def _write_variant(where: Path, dist: Path, info: Any, body: bytes | None) -> None:
-    """engage.js, the worker with snapshot support naming ``snapshot.bin.gz``, and that file
-    (``None``: no file, so the server answers 404)."""
-    from tools.bench import relocated_worker
-    from tools.snapshot import with_snapshot_line
+    """engage.js and the worker, configured to boot from ``snapshot.bin.gz`` next to them, and
+    that file (``None``: no file, so the server answers 404)."""
+    from tools.bench import copy_worker
 
-    worker = (dist / "engage-worker.mjs").read_text(encoding="utf-8")
-    named = dataclasses.replace(info, file="snapshot.bin.gz")
-    worker = with_snapshot_line(relocated_worker(worker, "../", hook=False), named)
-    (where / "engage-worker.mjs").write_text(worker, encoding="utf-8")
-    shutil.copy(dist / "engage.js", where / "engage.js")
+    named = dataclasses.replace(info, file=f"{where.name}/snapshot.bin.gz")
+    copy_worker(dist, where, "../", snapshot=named, hook=False)
     if body is not None:
         (where / "snapshot.bin.gz").write_bytes(body)
 

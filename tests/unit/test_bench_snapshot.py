@@ -16,8 +16,8 @@ from tools.snapshot import (
     pyodide_build_id,
     snapshot_build_id,
     snapshot_key,
-    with_snapshot_line,
 )
+from tools.worker_config import worker_config
 
 ROOT = Path(__file__).resolve().parents[2]
 MAGIC = 1886286592
@@ -99,35 +99,29 @@ def test_a_manifest_counts_only_while_its_key_is_current_and_its_file_exists(tmp
 WORKER = (ROOT / "static" / "engage-worker.mjs").read_text(encoding="utf-8")
 
 
-def test_the_worker_source_names_no_snapshot_and_keeps_the_normal_boot_path():
-    """The source worker has one SNAPSHOT line (null until a build names one), the build-id check
-    and the fallback to a normal boot, and re-seeds random after a restore."""
-    assert WORKER.count("const SNAPSHOT = null;") == 1
+def test_the_worker_source_learns_its_snapshot_from_the_config_and_keeps_the_normal_boot():
+    """The shipped worker names no snapshot itself (engage-config.mjs does), checks the build
+    id, falls back to a normal boot, and re-seeds random after a restore."""
+    assert 'import BUILD from "./engage-config.mjs";' in WORKER
+    assert "const SNAPSHOT = BUILD.snapshot;" in WORKER
     assert "startPyodide(loadPyodide, snapshot)" in WORKER
     assert "return loadPyodide(pyodideOptions());" in WORKER  # the fallback
     assert "random.seed()" in WORKER
 
 
 @pytest.mark.parametrize(
-    ("info", "prefix", "expected"),
+    ("info", "expected"),
     [
-        (None, "", "const SNAPSHOT = null;"),
+        (None, '"snapshot": null'),
         (
             SnapshotInfo("s.bin.gz", "k", "ab", 10, 5, 1.0),
-            "../",
-            'const SNAPSHOT = {"file": "../s.bin.gz", "buildId": "ab", "bytes": 10};',
+            '"snapshot": {\n    "file": "s.bin.gz",\n    "buildId": "ab",\n    "bytes": 10\n  }',
         ),
     ],
     ids=["none", "named"],
 )
-def test_the_snapshot_line_names_the_file_and_build_id_or_null(info, prefix, expected):
-    """dist.py's one-line rewrite: the file (relative to the worker) and build id, or null."""
-    rewritten = with_snapshot_line(WORKER, info, prefix=prefix)
-    assert expected in rewritten
-    assert rewritten.count("const SNAPSHOT = ") == 1
-
-
-def test_the_snapshot_line_cannot_be_set_in_a_worker_without_support():
-    """Naming a snapshot in a worker that cannot load one is an error, not a silent no-op."""
-    with pytest.raises(SnapshotError, match="no `const SNAPSHOT"):
-        with_snapshot_line("const X = 1;", None)
+def test_the_config_names_the_snapshot_file_and_build_id_or_null(info, expected):
+    """The build's engage-config.mjs: the file (relative to the worker) and build id, or null."""
+    config = worker_config(snapshot=info.for_worker() if info else None).decode()
+    assert expected in config
+    assert config.count('"snapshot"') == 1

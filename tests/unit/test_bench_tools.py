@@ -16,11 +16,12 @@ from tools.bench import (
     MINIMAL_PATH,
     ByteCounter,
     bench_scenario,
+    copy_worker,
     load_generate,
-    relocated_worker,
     summarize,
     throughput_app,
 )
+from tools.snapshot import SnapshotInfo
 
 ROOT = Path(__file__).resolve().parents[2]
 BODY = {"appType": "EXTERNAL", "consumerSections": ["Support", "English", "Other"]}
@@ -86,14 +87,25 @@ def test_the_load_generator_only_targets_loopback():
         asyncio.run(load_generate("example.com", 80, b"", total=1))
 
 
-def test_the_relocated_worker_finds_pyodide_and_the_engine_from_its_new_directory():
-    """The bench copy differs from the shipped worker only in two paths and the hook."""
-    shipped = (ROOT / "static" / "engage-worker.mjs").read_text(encoding="utf-8")
-    moved = relocated_worker(shipped, "../../")
-    assert 'const PYODIDE_BASE = "../../pyodide/";' in moved
-    assert 'new URL("../../engage_web.zip", HERE)' in moved
-    assert "self.__engageBench" in moved
-    assert "self.__engageBench" not in relocated_worker(shipped, "../", hook=False)
+def test_a_copied_worker_finds_pyodide_and_the_engine_from_its_new_directory(tmp_path):
+    """The bench copy is the shipped worker as it is; only its engage-config.mjs differs: the
+    paths (relative to the copy), the snapshot it names, and the hook."""
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    for name in ("engage.js", "engage-worker.mjs"):
+        (dist / name).write_bytes((ROOT / "static" / name).read_bytes())
+    info = SnapshotInfo("s.bin.gz", "k", "ab", 10, 5, 1.0)
+    copy_worker(dist, dist / "bench" / "hook", snapshot=info)
+    copied = dist / "bench" / "hook"
+    assert (copied / "engage-worker.mjs").read_bytes() == (dist / "engage-worker.mjs").read_bytes()
+    config = (copied / "engage-config.mjs").read_text()
+    assert '"pyodideBase": "../../pyodide/"' in config
+    assert '"engineZip": "../../engage_web.zip"' in config
+    assert '"file": "../../s.bin.gz"' in config
+    assert '"benchHooks": true' in config
+    copy_worker(dist, dist / "plain", "../", hook=False)
+    assert '"benchHooks": false' in (dist / "plain" / "engage-config.mjs").read_text()
+    assert '"snapshot": null' in (dist / "plain" / "engage-config.mjs").read_text()
 
 
 def test_the_soak_reads_the_emulators_memory_before_and_after_each_round():
