@@ -457,7 +457,7 @@ def test_a_facade_from_another_origin_starts_its_worker_from_a_blob(probe: Probe
     ("files", "says"),
     [
         (("engage.js",), "worker failed to load"),
-        (("engage.js", "engage-worker.mjs"), "Python runtime could not start"),
+        (("engage.js", "engage-worker.mjs", "engage-config.mjs"), "Python runtime could not start"),
     ],
     ids=["worker-script-missing", "pyodide-missing"],
 )

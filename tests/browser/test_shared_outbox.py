@@ -179,6 +179,49 @@ def test_a_report_another_tab_delivers_resolves_in_the_tab_that_made_it(
     assert _recorded(outage, second_sid) == [2]
 
 
+def test_the_outbox_adopts_an_earlier_versions_queue_and_stays_bounded_in_age_and_size(
+    probe: Probe, outage: OutageServer
+):
+    """Reports an earlier version kept as one array are taken over (a report older than a
+    session's 6 hours dropped, the other delivered once); past 500 waiting reports the oldest is
+    dropped and its report() says so."""
+    probe.allow(NETWORK_LOG)
+    context = probe.new_context()
+    first = _tab(probe, context, outage.base_url, "/test/a.html")
+    sid = _session(first)
+    first.evaluate(
+        """([endpoint, stale, fresh]) => {
+          const session = {vid: localStorage.getItem("engage-web:vid:" + endpoint + "|demo"),
+                           sid: sessionStorage.getItem("engage-web:sid:" + endpoint + "|demo")};
+          const pageId = sessionStorage.getItem("engage-web:page:" + endpoint + "|demo");
+          const entry = (id, ageMs, attrs) => ({id: id, at: Date.now() - ageMs,
+            engagementAttributes: attrs, pageId: pageId, session: session});
+          localStorage.setItem("engage-web:outbox:" + endpoint + "|demo", JSON.stringify([
+            entry("old-1", 7 * 3600 * 1000, [stale]), entry("old-2", 60 * 1000, [fresh])]));
+        }""",
+        [outage.base_url, impression(1), impression(2)],
+    )
+    later = _tab(probe, context, outage.base_url, "/test/b.html")  # takes the array over
+    later.wait_for_function("ChatApi.queuedReports === 0")
+    assert _recorded(outage, sid) == [2]
+    assert any("older than its session" in line for line in probe.console)
+
+    outage.stop()
+    results = first.evaluate(
+        """(attrs) => {
+          const made = [];
+          for (let i = 0; i < 501; i++) made.push(ChatApi.report(attrs));
+          return Promise.all([made[0], made[500], ChatApi.queuedReports]);
+        }""",
+        [impression(3)],
+    )
+    dropped, kept, waiting = results
+    assert (dropped["error"]["code"], dropped["error"]["transient"]) == ("dropped", False)
+    assert kept["queued"] is True
+    assert waiting == 500
+    assert later.evaluate("ChatApi.queuedReports") == 500  # one outbox for the site's tabs
+
+
 # Page N of the navigation trials: the embed and a link to page N + 1.
 NAV_PAGE = re.compile(r"/test/nav/(\d+)\.html$")
 TRIAL_DELAYS_MS = list(range(11))  # 0, 1, ... 10 ms between report() and the click
