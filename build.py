@@ -5,6 +5,7 @@
     python3 build.py test     install what the tests need and run the whole suite
     python3 build.py build    assemble dist/ (pinned Pyodide + PyScript, engine, pages)
     python3 build.py bench    run the side-by-side benchmarks and print figures and ratios
+    python3 build.py release  write the wheel, sdist, npm package and SRI hashes into release/
 
 Every command first makes sure the project's own environment exists: a virtual environment at
 ``.venv`` with the pinned Python packages, the pinned npm runtime in ``node_modules`` (installed
@@ -74,6 +75,29 @@ def ensure_venv() -> None:
         return
     step("installing Python packages into .venv (pinned in pyproject.toml)")
     run([str(VENV_PYTHON), "-m", "pip", "install", "--quiet", "-e", ".[dev]"])
+    stamp.write_text(fingerprint)
+
+
+#: Wheels of the emulator extra's dependencies, downloaded at install time: the install tests
+#: install the release's wheel into a fresh virtual environment from here, offline, the way a
+#: user's pip would (``pip install --no-index --find-links``).
+WHEELHOUSE = VENV / "wheelhouse"
+
+
+def ensure_wheelhouse() -> None:
+    """Download the wheels that ``engage-web[emulator]`` needs into ``.venv/wheelhouse`` (from the
+    package index, like every install step) when pyproject.toml changed."""
+    import tomllib
+
+    stamp = WHEELHOUSE / ".engage-web-downloaded"
+    fingerprint = _fingerprint(ROOT / "pyproject.toml")
+    if _up_to_date(stamp, fingerprint):
+        return
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    requirements = project["optional-dependencies"]["emulator"]
+    step("downloading the emulator's wheels into .venv/wheelhouse (for the install tests)")
+    run([str(VENV_PYTHON), "-m", "pip", "download", "--quiet", "--only-binary=:all:",
+         "--dest", str(WHEELHOUSE), *requirements])
     stamp.write_text(fingerprint)
 
 
@@ -176,6 +200,7 @@ def cmd_build(args: argparse.Namespace) -> None:
 def cmd_test(args: argparse.Namespace) -> None:
     """Install what the tests need, build dist/, run the whole suite (browser tests included)."""
     ensure_test_browsers()
+    ensure_wheelhouse()
     cmd_build(args)
     pytest_args = list(args.pytest_args)
     if pytest_args[:1] == ["--"]:  # `build.py test -- -k name`: the rest is pytest's
@@ -208,6 +233,18 @@ def cmd_bench(args: argparse.Namespace) -> None:
         bench.main(ROOT, runs=args.runs, out=args.out, sections=args.only)
     else:
         bench.main(ROOT, runs=args.runs, out=args.out)
+
+
+def cmd_release(args: argparse.Namespace) -> None:
+    """Build dist/ (self-hosted, with its snapshot), then write the release folder and print
+    what it holds and the <script> tag pinned by Subresource Integrity (tools/release.py)."""
+    cmd_build(argparse.Namespace())
+    from tools import release
+
+    made = release.release(
+        ROOT, ROOT / args.out, src=args.src, account_id=args.account_id
+    )
+    print(made.summary(), flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -256,6 +293,19 @@ def main(argv: list[str] | None = None) -> None:
         "WebKit side by side",
     )
     bench.set_defaults(func=cmd_bench)
+
+    release = commands.add_parser(
+        "release", help="write the wheel, sdist, npm package and SRI hashes into one folder"
+    )
+    release.add_argument("--out", default="release", help="the folder (default release/)")
+    release.add_argument(
+        "--src", default="/engage-web/engage.js", metavar="URL",
+        help="where engage.js will be served, for the printed tag (default /engage-web/engage.js)",
+    )
+    release.add_argument(
+        "--account-id", default="12345678", metavar="ID", help="the account id in the printed tag"
+    )
+    release.set_defaults(func=cmd_release)
 
     args = parser.parse_args(argv)
     reexec_in_venv()

@@ -21,8 +21,17 @@
  * posted back as is. No Python object ever leaves this worker.
  *
  * What the build knows and this file does not (where Pyodide and the engine are, which memory
- * snapshot to boot from) comes from engage-config.mjs, which tools/dist.py writes next to this
- * file; the shipped source of this file is never edited by the build.
+ * snapshot to boot from, the integrity hash of each file) comes from engage-config.mjs, which
+ * tools/dist.py writes next to this file; the shipped source of this file is never edited by
+ * the build.
+ *
+ * Integrity: every file this worker loads after itself (the engine bundle, the snapshot,
+ * Pyodide's two modules, its wasm, stdlib and lock file) is fetched with the Subresource
+ * Integrity hash the build recorded for it, so the browser refuses bytes that differ. A refused
+ * engine bundle or runtime file stops the boot with a console error naming the file (every call
+ * then resolves with a "runtime" Error outcome); a refused snapshot costs a normal boot. The two
+ * modules are fetched with their hash and only then imported (import() takes no integrity).
+ * This file and engage-config.mjs themselves cannot be checked from here: see SECURITY.md.
  */
 import BUILD from "./engage-config.mjs";
 
@@ -44,8 +53,56 @@ let workerModule = null;   // engage_web.browser.worker; lives as long as the wo
 let handle = null;         // its coroutine function handle(text) -> text
 let booting = null;    // Promise of the boot, started by the first message
 
+// Subresource Integrity of the files this worker loads, from the build:
+// {path relative to this file: "sha384-..."}; absent for a file the build could not vouch for
+// (a CDN's Pyodide), which is then fetched as is.
+const INTEGRITY = new Map(Object.entries(BUILD.integrity || {}).map(
+  ([path, hash]) => [new URL(path, HERE).href, hash]));
+
+/** A file whose bytes do not match the integrity hash the build recorded: never used. */
+class IntegrityError extends Error {
+  constructor(url, integrity) {
+    super(`${url} does not match the integrity hash the build recorded (${integrity}): ` +
+      "refused. The file was changed after the build (or by whoever serves it).");
+    this.name = "IntegrityError";
+  }
+}
+
+/**
+ * fetch(input, init) with the integrity hash the build recorded for `url`, if any. The browser
+ * refuses a mismatch with a bare network error, so a refusal is told from an outage by a HEAD
+ * request (no second download): a file that is there means its bytes are wrong (IntegrityError);
+ * a 404 says so; no answer leaves the first error.
+ */
+async function fetchChecked(url, input = url, init = undefined, fetcher = fetch) {
+  const integrity = (init && init.integrity) || INTEGRITY.get(url);
+  if (!integrity) return fetcher(input, init);
+  try {
+    return await fetcher(input, { ...init, integrity });
+  } catch (error) {
+    let head = null;
+    try {
+      head = await fetcher(url, { method: "HEAD", cache: "no-store" });
+    } catch { /* unreachable: the first error stands */ }
+    if (head && head.ok) throw new IntegrityError(url, integrity);
+    if (head) throw new Error(`${url} answered HTTP ${head.status}`);
+    throw error;
+  }
+}
+
+// Files Pyodide fetched itself (through fetchingRuntimeOnce) and the browser refused. Pyodide
+// reports some of these failures in its own words, or not at all (a refused stdlib ends as
+// "No module named 'encodings'"), so the boot names the first refusal as its reason.
+const refusals = [];
+
+/** import(url), once the module's bytes match its recorded hash (import() takes none). */
+async function importChecked(url) {
+  if (INTEGRITY.has(url)) await (await fetchChecked(url)).arrayBuffer();
+  return import(url);
+}
+
 async function fetchBytes(url) {
-  const response = await fetch(url);
+  const response = await fetchChecked(url);
   if (!response.ok) throw new Error(`${url} answered HTTP ${response.status}`);
   return response.arrayBuffer();
 }
@@ -71,7 +128,10 @@ function snapshotBuildId(bytes) {
 /** The snapshot's bytes, gunzipped and checked against the pinned build id; throws if unusable. */
 async function snapshotBytes(snapshot) {
   const url = new URL(snapshot.file, HERE).href;
-  const response = await fetch(url);
+  // A snapshot that fails its integrity check is only an unusable snapshot: a normal boot.
+  const response = await fetchChecked(url).catch((error) => {
+    throw error instanceof IntegrityError ? new Error(error.message) : error;
+  });
   if (!response.ok) throw new Error(`${url} answered HTTP ${response.status}`);
   let body = response.body;
   if (url.endsWith(".gz")) body = body.pipeThrough(new DecompressionStream("gzip"));
@@ -110,9 +170,7 @@ function snapshotUsable(snapshot) {
  * Returns null when this Pyodide has none of these internals: the snapshot is then restored
  * as is, and any failure costs a normal boot as before.
  */
-async function portableModuleFactory() {
-  const asm = await import(new URL("pyodide.asm.mjs", PYODIDE_URL).href);
-  const createPyodideModule = asm.default;
+function portableModuleFactory(createPyodideModule) {
   if (typeof createPyodideModule !== "function") return null;
   return async (settings) => {
     const module = await createPyodideModule(settings);
@@ -149,7 +207,8 @@ async function fetchingRuntimeOnce(boot) {
       return fetchOriginal.call(self, input, init);
     }
     if (!kept.has(url)) {
-      const response = fetchOriginal.call(self, input, init);
+      const response = fetchChecked(url, input, init, (i, n) => fetchOriginal.call(self, i, n));
+      response.catch((error) => { if (error instanceof IntegrityError) refusals.push(error); });
       kept.set(url, response);
       response.then((r) => { if (!r.ok) kept.delete(url); }, () => kept.delete(url));
     }
@@ -163,26 +222,33 @@ async function fetchingRuntimeOnce(boot) {
   }
 }
 
-/** Boot from the snapshot when there is one; on any failure say why and boot normally. */
-async function startPyodide(loadPyodide, snapshot) {
+/**
+ * Boot from the snapshot when there is one; on any failure say why and boot normally.
+ * `createPyodideModule` is pyodide.asm.mjs's factory, imported here once its bytes were
+ * checked, so that Pyodide never imports that module itself.
+ */
+async function startPyodide(loadPyodide, createPyodideModule, snapshot) {
+  const factory = typeof createPyodideModule === "function" ? { createPyodideModule } : {};
   if (snapshot) {
     try {
-      const createPyodideModule = await portableModuleFactory();
+      const portable = portableModuleFactory(createPyodideModule);
       const pyodide = await loadPyodide({
         ...pyodideOptions(),
         _loadSnapshot: snapshot,
-        ...(createPyodideModule ? { createPyodideModule } : {}),
+        ...(portable ? { createPyodideModule: portable } : factory),
       });
       pyodide.runPython("import random; random.seed()");   // every visitor restores one state
       bootKind = "snapshot";
       return pyodide;
     } catch (error) {
+      // A refused runtime file is no snapshot problem: a normal boot needs the same file.
+      if (error instanceof IntegrityError || refusals.length) throw refusals[0] || error;
       console.warn(`[engage-web] the memory snapshot could not be used (${error}); ` +
         "booting without it");
     }
   }
   bootKind = "normal";
-  return loadPyodide(pyodideOptions());
+  return loadPyodide({ ...pyodideOptions(), ...factory });
 }
 
 /**
@@ -232,18 +298,24 @@ async function boot() {
   engine.catch(() => {});                      // awaited below; avoid an early unhandled report
   const snapshot = snapshotUsable(SNAPSHOT) ? snapshotBytes(SNAPSHOT) : null;   // meanwhile too
   if (snapshot) snapshot.catch(() => {});      // startPyodide reports a failure
-  const { loadPyodide } = await import(new URL("pyodide.mjs", PYODIDE_URL).href);
+  const asm = importChecked(new URL("pyodide.asm.mjs", PYODIDE_URL).href);   // meanwhile too
+  asm.catch(() => {});
+  const { loadPyodide } = await importChecked(new URL("pyodide.mjs", PYODIDE_URL).href);
+  const createPyodideModule = (await asm).default;
+  const runtime = Promise.race([
+    fetchingRuntimeOnce(() => startPyodide(loadPyodide, createPyodideModule, snapshot)),
+    wasm.failed,   // a wasm that cannot be instantiated fails the boot at once
+  ]).catch((error) => { throw refusals[0] || error; });
+  // A refused or missing engine bundle fails the boot at once, not after Pyodide's start.
+  let engineBytes;
   let pyodide;
   try {
-    pyodide = await Promise.race([
-      fetchingRuntimeOnce(() => startPyodide(loadPyodide, snapshot)),
-      wasm.failed,
-    ]);
+    [engineBytes, pyodide] = await Promise.all([engine, runtime]);
   } finally {
     wasm.restore();
   }
   watchFatal(pyodide);
-  pyodide.unpackArchive(await engine, "zip", { extractDir: ENGINE_DIR });
+  pyodide.unpackArchive(engineBytes, "zip", { extractDir: ENGINE_DIR });
   pyodide.runPython(`import sys; sys.path.insert(0, ${JSON.stringify(ENGINE_DIR)})`);
   // The module proxy is kept (never destroyed): `handle` is borrowed from it.
   workerModule = pyodide.pyimport("engage_web.browser.worker");

@@ -15,7 +15,8 @@
       pyscript.json        PyScript config for PyScript host pages (local interpreter, our zip)
       pyodide/             the Pyodide core files loadPyodide needs (no wheels)
       pyscript/            @pyscript/core's whole dist/ folder (it loads lazy chunks from there)
-      examples/            example pages
+      examples/            example pages (pyscript-wheel.html installs the wheel below)
+      engage_web-<version>-py3-none-any.whl   the engine as a wheel, for PyScript pages
 
 The memory snapshot is made by booting the engine once in headless system Chromium (about
 10 s, only when Pyodide or the engine changed); the worker checks its build id and boots
@@ -42,11 +43,13 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from tools.integrity import worker_integrity
 from tools.pages import render as render_pages
+from tools.python_package import ensure_wheel
 from tools.snapshot import SnapshotError, SnapshotInfo, ensure_snapshot, load_manifest
 from tools.worker_config import CONFIG_FILE, worker_config
 
-__all__ = ["ENGINE_EXCLUDES", "PYODIDE_FILES", "build", "engine_files"]
+__all__ = ["ENGINE_EXCLUDES", "PYODIDE_FILES", "build", "engine_files", "loaded_by_worker"]
 
 #: The Pyodide core files ``loadPyodide`` fetches (the npm package ships no wheels).
 PYODIDE_FILES = (
@@ -123,6 +126,7 @@ def build(
         worker_config(
             pyodide_base=cdn or "./pyodide/",
             snapshot=info.for_worker() if info is not None else None,
+            integrity=worker_integrity(out, loaded_by_worker(info, cdn)),
         ),
     )
     for path in sorted((static / "examples").rglob("*")):
@@ -130,8 +134,28 @@ def build(
             _copy(path, out / "examples" / path.relative_to(static / "examples"))
 
     _write(out / "pyscript.json", pyscript_config(cdn, public_path))
+    ensure_wheel(root, out)
     render_pages(root, out, cdn=cdn)
     return out
+
+
+def loaded_by_worker(info: SnapshotInfo | None = None, cdn: str | None = None) -> list[str]:
+    """The files of ``dist/`` the worker loads after itself, relative to it: the engine bundle,
+    the snapshot (if any) and, when Pyodide is self-hosted, Pyodide's files (its
+    ``package.json`` is never loaded). Each gets an integrity hash in ``engage-config.mjs``; a
+    CDN's Pyodide gets none (the build cannot vouch for the bytes another host serves).
+
+    >>> loaded_by_worker(cdn="https://cdn.example/pyodide/")
+    ['engage_web.zip']
+    >>> loaded_by_worker()[:3]
+    ['engage_web.zip', 'pyodide/pyodide.mjs', 'pyodide/pyodide.asm.mjs']
+    """
+    files = ["engage_web.zip"]
+    if cdn is None:
+        files += [f"pyodide/{name}" for name in PYODIDE_FILES if name != "package.json"]
+    if info is not None:
+        files.append(info.file)
+    return files
 
 
 def _snapshot(out: Path) -> SnapshotInfo | None:

@@ -13,8 +13,9 @@ the pages run (``static/demo/snippets/``), escaped by Jinja, so the docs cannot 
     >>> [p.name for p in render(Path("."), Path("dist"))][:3]      # doctest: +SKIP
     ['index.html', 'kiosk.html', 'embed.html']
 
-Output inside ``out``: ``index.html`` (the demo), ``kiosk.html``, ``embed.html``, and the assets
-of ``static/demo/`` and ``static/kiosk/`` under ``demo/`` and ``kiosk/``.
+Output inside ``out``: ``index.html`` (the demo), ``kiosk.html``, ``embed.html``,
+``examples/pyscript-wheel.html`` (a PyScript page that installs the wheel ``dist/`` holds), and
+the assets of ``static/demo/`` and ``static/kiosk/`` under ``demo/`` and ``kiosk/``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from engage_web.emulator.seed import seed_request
+from tools.python_package import project_version, wheel_name
 
 __all__ = ["ASSET_DIRS", "PAGES", "SEED_EXAMPLE", "render"]
 
@@ -35,6 +37,8 @@ PAGES = {
     "demo.html": "index.html",
     "kiosk.html": "kiosk.html",
     "embed.html": "embed.html",
+    # A PyScript page that installs the engine from its wheel (tools/python_package.py).
+    "pyscript-wheel.html": "examples/pyscript-wheel.html",
 }
 
 #: Asset folders copied as they are: ``static/<name>/`` -> ``out/<name>/``.
@@ -87,6 +91,7 @@ def render(root: Path, out: Path, *, cdn: str | None = None) -> list[Path]:
     )
     env.policies["json.dumps_kwargs"] = {"sort_keys": False}  # keep the seed's key order
     context = _context(static)
+    context["wheel"] = wheel_name(project_version(root))
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     for template_name, file_name in PAGES.items():

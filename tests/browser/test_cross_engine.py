@@ -249,15 +249,24 @@ def test_a_snapshot_that_cannot_be_restored_costs_no_second_download(
     engine: EngineSession, dist_dir: Path
 ):
     """When the snapshot passes its checks but fails to restore, the worker boots normally and
-    still answers, reusing the runtime files it already fetched: each is requested once."""
+    still answers, reusing the runtime files it already fetched: each is requested once. (The
+    site's engage-config.mjs pins the damaged snapshot's hash, so it passes its integrity check.)"""
+    from tools.integrity import sri, sri_file
     from tools.snapshot import load_manifest
 
     info = load_manifest(dist_dir)
     assert info is not None, "dist/ ships no current memory snapshot"
     raw = gzip.decompress((dist_dir / info.file).read_bytes())
+    damaged = gzip.compress(raw[: len(raw) // 3], 1)
+    config = (dist_dir / "engage-config.mjs").read_text(encoding="utf-8")
+    assert sri_file(dist_dir / info.file) in config
     fresh = SiteServer.start()   # its own origin: nothing of it is in the browser's cache
     try:
-        fresh.site.replace("/" + info.file, gzip.compress(raw[: len(raw) // 3], 1))
+        fresh.site.replace("/" + info.file, damaged)
+        fresh.site.replace(
+            "/engage-config.mjs",
+            config.replace(sri_file(dist_dir / info.file), sri(damaged)).encode("utf-8"),
+        )
         fresh.site.script("/xtest/events.js", EVENTS_JS)
         fresh.site.script("/xtest/check.js", CHECK_JS)
         fresh.site.page(

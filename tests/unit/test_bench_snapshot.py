@@ -104,8 +104,8 @@ def test_the_worker_source_learns_its_snapshot_from_the_config_and_keeps_the_nor
     id, falls back to a normal boot, and re-seeds random after a restore."""
     assert 'import BUILD from "./engage-config.mjs";' in WORKER
     assert "const SNAPSHOT = BUILD.snapshot;" in WORKER
-    assert "startPyodide(loadPyodide, snapshot)" in WORKER
-    assert "return loadPyodide(pyodideOptions());" in WORKER  # the fallback
+    assert "startPyodide(loadPyodide, createPyodideModule, snapshot)" in WORKER
+    assert "return loadPyodide({ ...pyodideOptions(), ...factory });" in WORKER  # the fallback
     assert "random.seed()" in WORKER
 
 
