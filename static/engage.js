@@ -27,11 +27,12 @@
  *   - Nothing a page reports is lost to an outage: every report() goes into a durable outbox
  *     (localStorage, one key per report, per endpoint and account, shared by the site's tabs)
  *     before it is sent, and leaves it only once the endpoint has answered for it. Reports are
- *     delivered by one tab at a time (a Web Lock), oldest first, each in the session it was made
- *     in; a failure time can cure (the engine's `error.transient`: network, timeout, 429, 5xx,
- *     a runtime that is down) keeps the entry and the ones behind it for a later flush (when
- *     the runtime starts, after any check answered, when the browser is back online, and every
- *     30 s while entries wait). No send starts while the page is being left.
+ *     delivered by one tab at a time (a Web Lock; an IndexedDB ledger says which were settled),
+ *     oldest first, each in the session it was made in; a failure time can cure (the engine's
+ *     `error.transient`: network, timeout, 429, 5xx, a runtime that is down) keeps the entry
+ *     and the ones behind it for a later flush (when the runtime starts, after any check
+ *     answered, when the browser is back online, and every 30 s while entries wait). No send
+ *     starts while the page is being left.
  *   - The runtime never leaves a call hanging: a worker that does not start within
  *     bootTimeoutMs (default 45 s), fails, or stops answering is replaced, with backoff; the
  *     calls it held end with a `runtime` Error (see "the runtime" below).
@@ -696,8 +697,9 @@
   // Every report() is stored before it is sent, one localStorage key per entry
   // (ENTRY_PREFIX + endpoint|account + "#" + id), so tabs add and remove entries without
   // overwriting each other's. One tab at a time delivers (a Web Lock per endpoint and account),
-  // oldest first, reading the stored entries again before each one: an entry is in flight from
-  // one tab at a time, and a tab that opens later never sends it again. The tab that delivered
+  // oldest first, reading the stored entries again before each one and asking the ledger of
+  // settled entries (below) before sending it: an entry is in flight from one tab at a time,
+  // and a tab that opens later never sends it again. The tab that delivered
   // an entry says so on a BroadcastChannel, so the report() of the tab that made it resolves.
   // A new report is sent SEND_DELAY_MS after it was made, and no send starts once the page is
   // being left (beforeunload, pagehide): a report made just before a click that leaves the page
@@ -721,10 +723,16 @@
     leaving: false, leaveTimer: null, guarded: false, channel: null,
   };
 
+  /** A new entry's id: ids sort in the order this tab made them (the same millisecond too);
+   * the random part keeps two tabs' ids apart. */
   function entryId() {
-    var time = Date.now().toString(36);
-    while (time.length < 9) time = "0" + time;   // ids sort in the order they were made
-    return time + "-" + Math.random().toString(36).slice(2, 8) + "-" + (++lastId);
+    function padded(number, width) {
+      var text = number.toString(36);
+      while (text.length < width) text = "0" + text;
+      return text;
+    }
+    return padded(Date.now(), 9) + "-" + padded(++lastId, 7) + "-" +
+      Math.random().toString(36).slice(2, 8);
   }
 
   /** The entries of the configured endpoint and account, oldest first (every tab's). */
@@ -962,41 +970,136 @@
     guard();
     var prefix = outbox.prefix;
     withLock("engage-web:outbox:" + prefix, function (release) {
+      ledgerPrune();
       (function next() {
         var usable = ready && !outbox.leaving && prefix === outbox.prefix;
         var entry = usable ? outboxEntries()[0] : null;   // read again: other tabs write too
         if (!entry) { release(); return; }
-        // The session it was made in; one made before any session existed takes today's, and
-        // the page of today's answer.
-        var made = entry.session && entry.session.sid;
-        var session = made ? entry.session : storedSession();
-        var pageId = entry.pageId || (made ? null : storedPageId());
-        call("report", { type: "report", engagementAttributes: entry.engagementAttributes,
-          pageId: pageId, session: session }).then(function (result) {
-          if (prefix !== outbox.prefix) { release(); return; }   // re-init elsewhere
-          var delivered = result && result.status === "Reported";
-          if (!delivered && transient(result)) {
-            outbox.stalled = true;
-            answerQueued(result);
-            broadcast({ type: "queued", result: result });
-            debug("reports kept for later:", outboxEntries().length);
-            outbox.timer = setTimeout(flushOutbox, OUTBOX_RETRY_MS);
-            release();
+        ledgerHas(prefix + entry.id).then(function (settled) {
+          if (settled) {   // another tab delivered it; this tab's storage had not heard yet
+            removeEntry(entry);
+            next();
             return;
           }
-          removeEntry(entry);
-          if (!delivered && !outbox.waiters.has(entry.id)) {
-            console.warn(TAG + " a queued report was refused by the endpoint and dropped: " +
-              ((redacted(result || {}).error || {}).message || "no answer"));
-          }
-          announce(entry.id, result);
-          next();
+          deliver(entry, prefix, next, release);
         });
       })();
     }, function () {
       outbox.flushing = false;
       guard();
       if (outbox.again && !outbox.stalled) flushOutbox();
+    });
+  }
+
+  /** Send one entry (holding the lock); then `next()`, or `release()` at a curable failure. */
+  function deliver(entry, prefix, next, release) {
+    // The session it was made in; one made before any session existed takes today's, and the
+    // page of today's answer.
+    var made = entry.session && entry.session.sid;
+    var session = made ? entry.session : storedSession();
+    var pageId = entry.pageId || (made ? null : storedPageId());
+    call("report", { type: "report", engagementAttributes: entry.engagementAttributes,
+      pageId: pageId, session: session }).then(function (result) {
+      if (prefix !== outbox.prefix) { release(); return; }   // re-init elsewhere
+      var delivered = result && result.status === "Reported";
+      if (!delivered && transient(result)) {
+        outbox.stalled = true;
+        answerQueued(result);
+        broadcast({ type: "queued", result: result });
+        debug("reports kept for later:", outboxEntries().length);
+        outbox.timer = setTimeout(flushOutbox, OUTBOX_RETRY_MS);
+        release();
+        return;
+      }
+      // Settled for good: in the ledger before the lock can pass to another tab.
+      ledgerAdd(prefix + entry.id).then(function () {
+        removeEntry(entry);
+        if (!delivered && !outbox.waiters.has(entry.id)) {
+          console.warn(TAG + " a queued report was refused by the endpoint and dropped: " +
+            ((redacted(result || {}).error || {}).message || "no answer"));
+        }
+        announce(entry.id, result);
+        next();
+      });
+    });
+  }
+
+  // -- the ledger of settled reports (IndexedDB) ------------------------------------------------
+  //
+  // localStorage is not consistent across processes: a tab that takes the lock right after
+  // another tab delivered and removed an entry may still see it (Chromium updates each tab's
+  // copy of localStorage by message, not in step with the lock). IndexedDB is: a write whose
+  // transaction completed is seen by every transaction started later, in any tab. So the tab
+  // that settles an entry writes its key here before it releases the lock, and the next tab
+  // asks here before it sends. Keys older than a session's 6 hours are pruned. Without
+  // IndexedDB (a private mode that refuses it) the ledger says "not settled": the lock alone
+  // keeps tabs apart, a rare second delivery remains possible.
+
+  var LEDGER = { db: null, pruned: false };
+
+  function ledgerStore(mode, work) {
+    if (!LEDGER.db) {
+      LEDGER.db = new Promise(function (resolve) {
+        try {
+          var request = indexedDB.open("engage-web", 1);
+          request.onupgradeneeded = function () { request.result.createObjectStore("settled"); };
+          request.onsuccess = function () { resolve(request.result); };
+          request.onerror = function () { resolve(null); };
+          request.onblocked = function () { resolve(null); };
+        } catch (err) {
+          debug("no IndexedDB for the outbox ledger:", err);
+          resolve(null);
+        }
+      });
+    }
+    return LEDGER.db.then(function (db) {
+      return new Promise(function (resolve) {
+        if (!db) { resolve(null); return; }
+        try {
+          var transaction = db.transaction("settled", mode);
+          var result = work(transaction.objectStore("settled"));
+          transaction.oncomplete = function () { resolve(result.value); };
+          transaction.onerror = transaction.onabort = function () { resolve(null); };
+        } catch (err) {
+          debug("the outbox ledger failed:", err);
+          resolve(null);
+        }
+      });
+    });
+  }
+
+  /** Whether a report (its full key) was settled by some tab. */
+  function ledgerHas(key) {
+    return ledgerStore("readonly", function (store) {
+      var found = { value: false };
+      var request = store.count(key);
+      request.onsuccess = function () { found.value = request.result > 0; };
+      return found;
+    }).then(function (found) { return !!found; });
+  }
+
+  /** Record a report as settled; resolves once the write is durable (or failed). */
+  function ledgerAdd(key) {
+    return ledgerStore("readwrite", function (store) {
+      store.put(Date.now(), key);
+      return { value: true };
+    });
+  }
+
+  /** Forget what was settled more than a session's life ago (once per page view). */
+  function ledgerPrune() {
+    if (LEDGER.pruned) return;
+    LEDGER.pruned = true;
+    var before = Date.now() - OUTBOX_MAX_AGE_MS - 3600 * 1000;
+    ledgerStore("readwrite", function (store) {
+      var request = store.openCursor();
+      request.onsuccess = function () {
+        var cursor = request.result;
+        if (!cursor) return;
+        if (!(cursor.value >= before)) cursor.delete();
+        cursor.continue();
+      };
+      return { value: true };
     });
   }
 

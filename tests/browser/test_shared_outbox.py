@@ -157,6 +157,38 @@ def test_a_tab_opened_after_a_report_was_queued_never_sends_it_again(
     assert len(updates) == 1
 
 
+def test_two_tabs_delivering_at_once_round_after_round_send_each_report_once(
+    probe: Probe, outage: OutageServer
+):
+    """Ten outages, three reports per tab in each, both tabs delivering the moment the endpoint
+    is back: every report arrives once, in the order its tab made them. (The lock alone is not
+    enough: a tab taking it may not yet see in its localStorage that the other tab removed an
+    entry; the IndexedDB ledger of settled reports is consistent. Measured without the ledger:
+    13 of 300 reports twice.)"""
+    probe.allow(NETWORK_LOG)
+    context = probe.new_context()
+    tabs = [_tab(probe, context, outage.base_url, f"/test/{name}.html") for name in "ab"]
+    sids = [_session(tab) for tab in tabs]
+    made: list[list[int]] = [[], []]
+    revision = 0
+    for _ in range(10):
+        outage.stop()
+        for index, tab in enumerate(tabs):
+            batch = [impression(revision + n) for n in (1, 2, 3)]
+            revision += 3
+            made[index] += [sde["revision"] for sde in batch]
+            # made in one go (the same millisecond, often): delivered in the order made
+            tab.evaluate("(batch) => { batch.forEach((i) => ChatApi.report([i])); }", batch)
+        for tab in tabs:
+            tab.wait_for_function("ChatApi.queuedReports === 6")
+        outage.start()
+        for tab in tabs:
+            tab.evaluate("(p) => { ChatApi.getEngagement(p); }", PARAMS)
+        for tab in tabs:
+            tab.wait_for_function("ChatApi.queuedReports === 0")
+    assert [_recorded(outage, sid) for sid in sids] == made
+
+
 def test_a_report_another_tab_delivers_resolves_in_the_tab_that_made_it(
     probe: Probe, outage: OutageServer
 ):
