@@ -1036,10 +1036,20 @@
   // keeps tabs apart, a rare second delivery remains possible.
 
   var LEDGER = { db: null, pruned: false };
+  var LEDGER_TIMEOUT_MS = 3000;   // an IndexedDB that does not answer: go on without the ledger
+
+  /** `promise`'s value, or null if it rejects or takes longer than LEDGER_TIMEOUT_MS. */
+  function bounded(promise) {
+    return new Promise(function (resolve) {
+      var timer = setTimeout(function () { resolve(null); }, LEDGER_TIMEOUT_MS);
+      promise.then(function (value) { clearTimeout(timer); resolve(value); },
+        function () { clearTimeout(timer); resolve(null); });
+    });
+  }
 
   function ledgerStore(mode, work) {
     if (!LEDGER.db) {
-      LEDGER.db = new Promise(function (resolve) {
+      LEDGER.db = bounded(new Promise(function (resolve) {
         try {
           var request = indexedDB.open("engage-web", 1);
           request.onupgradeneeded = function () { request.result.createObjectStore("settled"); };
@@ -1050,10 +1060,10 @@
           debug("no IndexedDB for the outbox ledger:", err);
           resolve(null);
         }
-      });
+      }));
     }
     return LEDGER.db.then(function (db) {
-      return new Promise(function (resolve) {
+      return bounded(new Promise(function (resolve) {
         if (!db) { resolve(null); return; }
         try {
           var transaction = db.transaction("settled", mode);
@@ -1064,7 +1074,7 @@
           debug("the outbox ledger failed:", err);
           resolve(null);
         }
-      });
+      }));
     });
   }
 
