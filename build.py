@@ -288,7 +288,7 @@ def main(argv: list[str] | None = None) -> None:
     bench.add_argument("--out", default="bench-results/latest.json", help="where to write JSON")
     bench.add_argument(
         "--only", action="append", metavar="SECTION",
-        choices=["startup", "retry", "kiosk", "throughput", "engines"],
+        choices=["startup", "retry", "kiosk", "throughput", "engines", "soak"],
         help="run only this section (repeatable); e.g. --only engines: Chromium, Firefox and "
         "WebKit side by side",
     )

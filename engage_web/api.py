@@ -45,6 +45,11 @@ transient failures with the same policy (no NotAvailable re-checks, no ``onRetry
 ``onEngagement``), and return ``{"status": "Reported", "delivered": True}`` or an Error outcome
 with ``"delivered": False``.
 
+Every Error outcome carries ``error.transient``: whether time can cure the failure (a retryable
+status, network, timeout, malformed, a cold account, a cancelled call: ``True``; validation,
+other 4xx, a redirect, configuration: ``False``), decided from the policy
+(``engage_web.outcome.is_transient``).
+
 Events: ``onEngagement`` (each check's outcome), ``onRetry`` (``{attempt, delayMs, reason}``
 before each timed retry; a look-up's retries say ``"stage": "lookup"``) and ``onAttempt``
 (``{attempt, stage, method, url}`` before each request: the request line LivePerson receives).
@@ -85,7 +90,7 @@ from .engine import (
 )
 from .errors import AttemptTimeout, ConfigError, NetworkError, RequestError
 from .events import EventBindings
-from .outcome import classify_report, error_outcome
+from .outcome import classify_report, error_outcome, mark_transient
 from .retry import RetryPolicy
 from .session import MemorySessionStore, Session, SessionStore
 from .transport import HttpResponse, Transport
@@ -283,7 +288,7 @@ class ChatApi:
         try:
             outcome = await self._checked(call, params)
         except asyncio.CancelledError:
-            await self.events.emit("onEngagement", self._cancelled_outcome(call))
+            await self.events.emit("onEngagement", self._marked(self._cancelled_outcome(call)))
             raise
         await self.events.emit("onEngagement", outcome)
         return outcome
@@ -341,6 +346,13 @@ class ChatApi:
 
             await api.report([{"type": "impDisplay", "campaign": 1, "engId": 2, "revision": 3}])
         """
+        outcome = await self._report(engagement_attributes, page_id, session)
+        return self._marked(outcome)
+
+    async def _report(
+        self, engagement_attributes: Any, page_id: str | None, session: Session | None
+    ) -> dict[str, Any]:
+        """:meth:`report`'s outcome, before ``error.transient`` is set."""
         outcome = self._refusal()
         if outcome is not None:
             outcome["delivered"] = False
@@ -409,16 +421,21 @@ class ChatApi:
             return error_outcome("cancelled", message, session=self.session, attempts=0)
         return None
 
+    def _marked(self, outcome: dict[str, Any]) -> dict[str, Any]:
+        """``outcome`` with ``error.transient`` set when it is an Error: every outcome this class
+        returns passes here, so the page never has to judge error codes itself."""
+        return mark_transient(outcome, self.policy.retry_statuses)
+
     async def _checked(self, call: _Call, params: Any) -> dict[str, Any]:
         """One check's outcome, without telling the page (``get_engagement`` and ``watch`` do)."""
         outcome = self._refusal()
         if outcome is not None:
-            return outcome
+            return self._marked(outcome)
         try:
             request = validate_request({} if params is None else params)
         except RequestError as exc:
-            return _invalid(exc, self.session)
-        return await self._supervise(call, self._run_check(call, request))
+            return self._marked(_invalid(exc, self.session))
+        return self._marked(await self._supervise(call, self._run_check(call, request)))
 
     async def _supervise(self, call: _Call, work: Any) -> dict[str, Any]:
         """Run ``work`` as a task ``cancel()`` can reach; map its cancellation to an outcome."""

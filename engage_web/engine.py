@@ -60,6 +60,8 @@ Rules:
    the ones sent), and every later attempt sends the current session. A cold account's answer
    names only a vid: it replaces the visitor (keeping the session id when the visitor is the
    same).
+7. Every Error outcome says whether time can cure it (``error["transient"]``, from the policy's
+   retryable statuses: ``engage_web.outcome.is_transient``).
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ from enum import Enum
 from typing import Any
 
 from .errors import EngageError, TransportError
-from .outcome import AnswerKind, classify_engagement, error_outcome
+from .outcome import AnswerKind, classify_engagement, error_outcome, mark_transient
 from .retry import RetryPolicy
 from .session import Session
 from .transport import HttpRequest, HttpResponse
@@ -406,6 +408,7 @@ class Check:
         return self._finish(State.ERROR, outcome)
 
     def _finish(self, state: State, outcome: dict[str, Any]) -> Action:
+        mark_transient(outcome, self.policy.retry_statuses)
         if outcome.get("status") == "Error" and self.session is not None:
             outcome.setdefault("visitorId", self.session.visitor_id)
             if self.session.session_id:

@@ -25,7 +25,17 @@ Outcome codes: the HTTP status for error answers, ``"network"``, ``"timeout"``, 
 and ``"malformed"`` for a success status whose body is not the API's object (the error then
 also carries ``httpStatus``). ``ChatApi`` adds ``"lookup"`` (the Domain API look-up of the base
 failed; ``cause`` holds the look-up's own code), ``"config"`` and ``"internal"`` (its own bugs,
-never expected). Error outcomes made by the engine also carry ``attempts`` (requests sent).
+never expected). Error outcomes made by the engine also carry ``attempts`` (requests sent) and
+``transient`` (:func:`is_transient`: would the same call, made again later, have a chance? The
+page's outbox keeps a report on ``True`` and drops it on ``False``; the question is answered
+here, once, from the retry policy, and nowhere else).
+
+Outcomes are plain data: keys of an answer that collide with members of JavaScript's
+``Object.prototype`` (``__proto__``, ``constructor``, ``toString``, ...) are dropped at any depth
+(:func:`plain_data`), so a page can spread, ``Object.assign`` and print what it is handed::
+
+    >>> plain_data({"status": "NotAvailable", "__proto__": {"x": 1}, "a": [{"toString": 1}]})
+    {'status': 'NotAvailable', 'a': [{}]}
 
 Malformed answers are RETRIED (kind ``malformed``, counted against the same retry budget as
 network failures): the usual cause is a proxy, captive portal or load balancer answering with its
@@ -51,6 +61,7 @@ from .transport import HttpResponse
 __all__ = [
     "ACCOUNT_LOADING_CODE",
     "DEFAULT_RETRY_STATUSES",
+    "PROTOTYPE_KEYS",
     "Answer",
     "AnswerKind",
     "classify_engagement",
@@ -59,7 +70,10 @@ __all__ = [
     "error_answer",
     "error_outcome",
     "http_error_outcome",
+    "is_transient",
     "loading_visitor_id",
+    "mark_transient",
+    "plain_data",
 ]
 
 DEFAULT_RETRY_STATUSES: frozenset[int] = frozenset({429, 500, 502, 503, 504})
@@ -72,6 +86,27 @@ _DETAIL_IDS = ("campaignId", "engagementId", "contextId", "windowId")
 _DETAIL_STRINGS = ("language",)
 _DETAIL_INTS = ("engagementRevision", "validForSeconds")
 _OPTIONAL_IDS = ("skillId", "connectorId")
+#: Members of JavaScript's ``Object.prototype``. As own keys of an outcome they would hand the
+#: page a prototype the server chose (``Object.assign({}, outcome)`` with ``__proto__``) or make
+#: ``'' + outcome`` throw (``toString``/``valueOf`` that are not functions): never kept.
+PROTOTYPE_KEYS: frozenset[str] = frozenset(
+    {
+        "__proto__",
+        "__defineGetter__",
+        "__defineSetter__",
+        "__lookupGetter__",
+        "__lookupSetter__",
+        "constructor",
+        "hasOwnProperty",
+        "isPrototypeOf",
+        "propertyIsEnumerable",
+        "toLocaleString",
+        "toString",
+        "valueOf",
+    }
+)
+# Error codes of failures that time can cure (the HTTP statuses are the policy's own).
+_TRANSIENT_CODES = frozenset({"network", "timeout", "malformed", "cancelled"})
 _LOADING = re.compile(r"^Loading account: *[^,]*, *vid: *([A-Za-z0-9_.\-]{1,64}) *$")
 
 
@@ -139,6 +174,67 @@ def error_outcome(
         outcome["visitorId"] = session.visitor_id
         if session.session_id:
             outcome["sessionId"] = session.session_id
+    return outcome
+
+
+def plain_data(value: Any) -> Any:
+    """``value`` (parsed JSON) without the keys in :data:`PROTOTYPE_KEYS`, at any depth.
+
+    Answers are bounded before they are parsed (``engage_web.jsontext``: 64 levels), so the
+    recursion is too::
+
+        >>> plain_data([{"constructor": {"prototype": 1}, "ok": {"valueOf": 0, "v": 1}}])
+        [{'ok': {'v': 1}}]
+    """
+    if isinstance(value, dict):
+        return {
+            key: plain_data(item) for key, item in value.items() if key not in PROTOTYPE_KEYS
+        }
+    if isinstance(value, list):
+        return [plain_data(item) for item in value]
+    return value
+
+
+def is_transient(
+    error: Mapping[str, Any], retry_statuses: frozenset[int] = DEFAULT_RETRY_STATUSES
+) -> bool:
+    """Can time cure this failure? True when the same call, made again later, may succeed.
+
+    True: a status the policy retries (``retry_statuses``: 429, 5xx), a cold account (500 with
+    ``internalCode`` 20), ``network``, ``timeout``, ``malformed`` (a proxy's page is gone a
+    moment later), ``cancelled``, and a ``lookup`` whose ``cause`` is one of those. False: every
+    other status (validation 400/401, 404, 413...), ``redirect`` (the configuration must
+    change), ``config``, ``internal`` and anything unknown::
+
+        >>> is_transient({"code": 503}), is_transient({"code": 400}), is_transient({"code": 501})
+        (True, False, False)
+        >>> is_transient({"code": "lookup", "cause": "network"}), is_transient({"code": "redirect"})
+        (True, False)
+    """
+    code = error.get("code")
+    if code == "lookup":
+        code = error.get("cause")
+    if isinstance(code, bool):
+        return False
+    if isinstance(code, int):
+        loading = code == 500 and error.get("internalCode") == ACCOUNT_LOADING_CODE
+        return code in retry_statuses or loading
+    return code in _TRANSIENT_CODES
+
+
+def mark_transient(
+    outcome: dict[str, Any], retry_statuses: frozenset[int] = DEFAULT_RETRY_STATUSES
+) -> dict[str, Any]:
+    """Set ``error["transient"]`` (:func:`is_transient`) on an Error outcome; returns it.
+
+    Other outcomes are returned untouched::
+
+        >>> mark_transient(error_outcome("timeout", "no answer"))["error"]["transient"]
+        True
+    """
+    error = outcome.get("error") if outcome.get("status") == "Error" else None
+    if isinstance(error, dict):
+        error["transient"] = is_transient(error, retry_statuses)
     return outcome
 
 
@@ -258,7 +354,8 @@ def classify_engagement(
     """Classify the answer to a check (create session, ``POST .../visitors[/{vid}]``).
 
     200/201 with a valid body pass through as received (unknown keys kept, whatever the content
-    type says); a cold account's 500/20 is ``account_loading``; error statuses in
+    type says; only keys named like ``Object.prototype`` members are dropped, see
+    :func:`plain_data`); a cold account's 500/20 is ``account_loading``; error statuses in
     ``retry_statuses`` are retryable, other 4xx/5xx final; anything else is malformed::
 
         >>> classify_engagement(HttpResponse(400, {}, "{}")).kind.value
@@ -279,6 +376,7 @@ def classify_engagement(
     body = _json_or_none(response.body)
     if body is _NOT_JSON:
         return _malformed(response, _not_json(response))
+    body = plain_data(body)
     problem = engagement_problem(body)
     if problem is not None:
         return _malformed(response, problem)
@@ -303,7 +401,7 @@ def classify_report(
     status = response.status
     if 200 <= status < 300:
         body = _json_or_none(response.body)
-        outcome: dict[str, Any] = dict(body) if isinstance(body, dict) else {}
+        outcome: dict[str, Any] = plain_data(body) if isinstance(body, dict) else {}
         outcome.update({"status": "Reported", "delivered": True})
         return Answer(AnswerKind.ACCEPTED, status, outcome)
     if status >= 400:

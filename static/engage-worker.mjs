@@ -9,7 +9,9 @@
  *                   {type: "check", id, params, session}
  *                   {type: "report", id, engagementAttributes, pageId, session}
  *                   {type: "cancel"}  {type: "watch", params, options, session}  {type: "unwatch"}
- *   worker -> page  {type: "ready", bootMs, bootKind}  {type: "failed", error: {code, message, field}}
+ *   worker -> page  {type: "ready", bootMs, bootKind, callBoundMs}
+ *                   {type: "failed", error: {code, message, field}}
+ *                   {type: "fatal", error: {message}}   (Pyodide died: the page replaces us)
  *                   {type: "outcome", id, outcome}  {type: "reported", id, result}
  *                   {type: "retry", event}  {type: "engagement", outcome}   (both posted by
  *                   Python itself, see worker.py; "engagement" is a watched outcome change)
@@ -253,8 +255,49 @@ async function startPyodide(loadPyodide, createPyodideModule, snapshot) {
   return loadPyodide({ ...pyodideOptions(), ...factory });
 }
 
+/**
+ * Pyodide reports a WebAssembly instantiation that fails (pyodide.asm.wasm answering 404 or
+ * garbage, a Content-Security-Policy without 'wasm-unsafe-eval' on this script) only with
+ * console.warn, then waits for ever. Watch the instantiation ourselves during the boot:
+ * `failed` rejects at once with what went wrong. `restore()` puts the original back.
+ */
+function watchWasm() {
+  const real = WebAssembly.instantiateStreaming;
+  let fail = () => {};
+  const failed = new Promise((_, reject) => { fail = reject; });
+  failed.catch(() => {});   // raced below; never an unhandled rejection on its own
+  if (typeof real === "function") {
+    WebAssembly.instantiateStreaming = function (source, imports) {
+      const result = real.call(WebAssembly, source, imports);
+      result.catch((error) => {
+        const csp = /Refused to compile|unsafe-eval|wasm-eval/i.test(String(error));
+        fail(new Error(`pyodide.asm.wasm could not be instantiated (${error})` + (csp
+          ? "; the Content-Security-Policy of engage-worker.mjs must allow 'wasm-unsafe-eval'"
+          : "")));
+      });
+      return result;
+    };
+  }
+  const restore = () => {
+    if (typeof real === "function") WebAssembly.instantiateStreaming = real;
+  };
+  return { failed, restore };
+}
+
+/** A fatal Pyodide error (a stack overflow, out of memory) ends this runtime: tell the page,
+ * which terminates this worker and starts a new one (engage.js). */
+function watchFatal(pyodide) {
+  const api = pyodide._api;   // Pyodide 314: API.fatal_error calls API.on_fatal(error)
+  if (!api) return;
+  api.on_fatal = (error) => {
+    const message = String(error).slice(0, 500);
+    self.postMessage(JSON.stringify({ type: "fatal", error: { message } }));
+  };
+}
+
 async function boot() {
   const started = performance.now();
+  const wasm = watchWasm();
   const engine = fetchBytes(ENGINE_ZIP_URL);   // downloads while Pyodide starts
   engine.catch(() => {});                      // awaited below; avoid an early unhandled report
   const snapshot = snapshotUsable(SNAPSHOT) ? snapshotBytes(SNAPSHOT) : null;   // meanwhile too
@@ -263,11 +306,19 @@ async function boot() {
   asm.catch(() => {});
   const { loadPyodide } = await importChecked(new URL("pyodide.mjs", PYODIDE_URL).href);
   const createPyodideModule = (await asm).default;
-  const runtime = fetchingRuntimeOnce(
-    () => startPyodide(loadPyodide, createPyodideModule, snapshot),
-  ).catch((error) => { throw refusals[0] || error; });
+  const runtime = Promise.race([
+    fetchingRuntimeOnce(() => startPyodide(loadPyodide, createPyodideModule, snapshot)),
+    wasm.failed,   // a wasm that cannot be instantiated fails the boot at once
+  ]).catch((error) => { throw refusals[0] || error; });
   // A refused or missing engine bundle fails the boot at once, not after Pyodide's start.
-  const [engineBytes, pyodide] = await Promise.all([engine, runtime]);
+  let engineBytes;
+  let pyodide;
+  try {
+    [engineBytes, pyodide] = await Promise.all([engine, runtime]);
+  } finally {
+    wasm.restore();
+  }
+  watchFatal(pyodide);
   pyodide.unpackArchive(engineBytes, "zip", { extractDir: ENGINE_DIR });
   pyodide.runPython(`import sys; sys.path.insert(0, ${JSON.stringify(ENGINE_DIR)})`);
   // The module proxy is kept (never destroyed): `handle` is borrowed from it.
@@ -299,7 +350,8 @@ async function serve(text, message, bootMs) {
     if (message.id === undefined) return;
     const outcome = {
       status: "Error",
-      error: { code: "runtime", message: `engage-web internal error: ${error}`, field: null },
+      error: { code: "runtime", message: `engage-web internal error: ${error}`, field: null,
+        transient: true },
     };
     self.postMessage(JSON.stringify({ type: "outcome", id: message.id, outcome }));
   }

@@ -68,7 +68,12 @@ export declare namespace EngageWeb {
     [extra: string]: unknown;
   }
 
-  /** The server's answer as received (unknown extra keys kept). */
+  /**
+   * The server's answer as received (unknown extra keys kept). Outcomes are plain JSON data:
+   * keys named like `Object.prototype` members (`__proto__`, `constructor`, `toString`,
+   * `valueOf`, `hasOwnProperty`, ...) are dropped at any depth, so an outcome can be spread,
+   * `Object.assign`ed and printed safely.
+   */
   interface AvailableOutcome {
     status: "Available";
     sessionId: string;
@@ -90,18 +95,27 @@ export declare namespace EngageWeb {
    * Why a call ended without an answer. `code`: the HTTP status (400, 401, 404, 413, 415, 5xx),
    * "network", "timeout", "cancelled", "malformed" (a success status with a body that is not the
    * API's object), "lookup" (the Domain API could not name the account's App Engagement API;
-   * `cause` holds the look-up's own code), "config" (bad or missing options), "runtime" (the
-   * worker could not start) or, for a report only, "dropped" (the outbox was full). `field`
-   * names the offending request field or option when there is one; `internalCode` is
-   * LivePerson's own code when its answer gave one (20: the account is loading, 33: illegal
-   * version, ...).
+   * `cause` holds the look-up's own code), "config" (bad or missing options), "redirect" (the
+   * endpoint answered with a redirect, which is never followed), "runtime" (the worker could
+   * not start within bootTimeoutMs, or died; a new one starts by itself) or, for a report
+   * only, "dropped" (the outbox was full). `field` names the offending request field or option
+   * when there is one; `internalCode` is LivePerson's own code when its answer gave one (20:
+   * the account is loading, 33: illegal version, ...).
    */
   interface ErrorDetail {
     code:
       | number | "network" | "timeout" | "cancelled" | "malformed" | "lookup" | "config"
-      | "runtime" | "dropped";
+      | "redirect" | "runtime" | "dropped";
     message: string;
     field: string | null;
+    /**
+     * Whether time can cure this failure: the same call, made again later, may succeed. True
+     * for a status the retry policy retries (429, 5xx), a cold account, "network", "timeout",
+     * "malformed", "cancelled", "runtime" and a "lookup" whose cause is one of those; false for
+     * validation (400, 401), other 4xx, "redirect", "config" and "dropped". Decided by the
+     * engine from the retry policy; the outbox keeps a report exactly when it is true.
+     */
+    transient: boolean;
     internalCode?: number;
     cause?: number | string;
     [extra: string]: unknown;
@@ -234,6 +248,12 @@ export declare namespace EngageWeb {
     retry?: RetryOptions | "default" | "liveperson" | "none";
     /** Log the messages to and from the worker with console.debug (data-debug). */
     debug?: boolean;
+    /**
+     * How long a call waits for the runtime to start, in ms (data-boot-timeout-ms; default
+     * 45000). A worker that has not started by then is replaced, with backoff (1 s, doubling,
+     * up to 5 min), and may take up to 4x as long on its next tries.
+     */
+    bootTimeoutMs?: number;
     onEngagement?: Binding<Outcome>;
     onRetry?: Binding<RetryEvent>;
     onAttempt?: Binding<AttemptEvent>;
@@ -264,7 +284,10 @@ export declare namespace EngageWeb {
     watch(params?: EngagementRequest, options?: WatchOptions): boolean;
     /** Stop the watch, if any. */
     unwatch(): boolean;
-    /** True once the Python runtime is up and configured. */
+    /**
+     * True while the Python runtime is up and configured; false again while a failed runtime
+     * is replaced (onReady fires when the new one is up).
+     */
     readonly ready: boolean;
     /** How many reports wait in the durable outbox for the endpoint to answer again. */
     readonly queuedReports: number;

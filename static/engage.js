@@ -25,15 +25,22 @@
  *     localStorage too (the worker says when it resolves or forgets one).
  *   - Including the tag twice is harmless: the second copy says so (console.info) and stops.
  *   - Nothing a page reports is lost to an outage: every report() goes into a durable outbox
- *     (localStorage, per endpoint and account) before it is sent, and leaves it only once the
- *     endpoint has answered for it. Reports are delivered one at a time, oldest first, each in
- *     the session it was made in; a failure time can cure (network, timeout, 429, 5xx) keeps the
- *     entry and the ones behind it for a later flush (when the runtime starts, after any check
- *     answered, when the browser is back online, and every 30 s while entries wait).
+ *     (localStorage, one key per report, per endpoint and account, shared by the site's tabs)
+ *     before it is sent, and leaves it only once the endpoint has answered for it. Reports are
+ *     delivered by one tab at a time (a Web Lock; an IndexedDB ledger says which were settled),
+ *     oldest first, each in the session it was made in; a failure time can cure (the engine's
+ *     `error.transient`: network, timeout, 429, 5xx, a runtime that is down) keeps the entry
+ *     and the ones behind it for a later flush (when the runtime starts, after any check
+ *     answered, when the browser is back online, and every 30 s while entries wait). No send
+ *     starts while the page is being left.
+ *   - The runtime never leaves a call hanging: a worker that does not start within
+ *     bootTimeoutMs (default 45 s), fails, or stops answering is replaced, with backoff; the
+ *     calls it held end with a `runtime` Error (see "the runtime" below).
  *
  * Options come from the tag's data-* attributes (data-account-id, data-endpoint or
- * data-domain-api, data-retry-preset, data-method-override, data-debug) or from
- * ChatApi.init({accountId, endpoint, domainApi, retry, methodOverride, debug, ...}). With only an
+ * data-domain-api, data-retry-preset, data-method-override, data-debug, data-boot-timeout-ms)
+ * or from ChatApi.init({accountId, endpoint, domainApi, retry, methodOverride, debug,
+ * bootTimeoutMs, ...}). With only an
  * account id, LivePerson's Domain API (https://api.liveperson.net) names where its App Engagement
  * API lives; an endpoint skips that look-up.
  * Types: engage.d.ts. Python callbacks on PyScript pages: engage_web/browser/page.py.
@@ -54,23 +61,40 @@
     return;
   }
 
+  // The runtime's watchdog (see "the runtime" below). Boots measured on the project's 2-core
+  // machine: about 1 s from the memory snapshot, 36 s at worst under heavy load; a first visit
+  // downloads about 20 MB, which 45 s covers from about 4 Mbit/s up.
+  var BOOT_TIMEOUT_MS = 45000;      // default of init({bootTimeoutMs}) / data-boot-timeout-ms
+  var BOOT_PATIENCE_MAX = 4;        // a worker started after failures may boot up to 4x as long
+  var RESTART_FIRST_MS = 1000;      // a new worker 1 s after a failure, doubling per failure in
+  var RESTART_MAX_MS = 300000;      // a row, up to 5 minutes (each +-20 %)
+  var HEALTHY_MS = 60000;           // a worker that was up this long before it died was healthy
+
   // -- state ---------------------------------------------------------------------------------
 
   var config = { endpoint: null, domainApi: null, accountId: null, retry: null,
-    methodOverride: false, debug: false };
+    methodOverride: false, debug: false, bootTimeoutMs: BOOT_TIMEOUT_MS };
   var bindings = { onEngagement: [], onRetry: [], onAttempt: [], onReady: [] };
-  var pending = new Map();   // call id -> {kind, resolve}
-  var backlog = [];          // messages waiting for a worker (no endpoint/account configured yet)
-  var worker = null;
-  var sentInit = null;       // the last init message sent (JSON text)
+  var pending = new Map();   // call id -> {kind, resolve, madeAt, posted (handed to the worker)}
+  var backlog = [];          // calls waiting for a runtime (none configured yet, or booting)
+  var watching = null;       // the page's watch message: sent again to every new worker
+  var sentInit = null;       // the configuration the current worker was last sent (JSON text)
   var workerUrl = new URL("engage-worker.mjs", (script && script.src) || location.href).href;
-  var blobUrl = null;
-  var ready = false;
-  var failure = null;        // the Error outcome every call gets once the runtime cannot start
+  var ready = false;         // a worker is up and configured
+  var failure = null;        // the Error outcome calls get while the runtime is down or misconfigured
   var lastId = 0;
   var sessions = { vid: storage("localStorage"), sid: storage("sessionStorage") };
-  var outbox = { key: null, entries: [], waiters: new Map(), flushing: false, stalled: false,
-    timer: null };
+  var runtime = {
+    worker: null,            // the current Worker, if any
+    blobUrl: null,           // the blob it was started from (a facade from another origin)
+    booted: false,           // it has answered an init (ready, or failed on the configuration)
+    startedAt: 0,            // clock() when it was created (or the page woke from a freeze)
+    readyAt: 0,              // clock() when it first said ready; 0 before
+    failures: 0,             // runtime failures in a row (see dead())
+    callBoundMs: 0,          // from ready: the longest a call in flight may go without news
+    lastHeard: 0,            // clock() of the worker's last message, or when calls began to wait
+    bootTimer: null, waitTimer: null, silenceTimer: null, restartTimer: null,
+  };
 
   // -- helpers -------------------------------------------------------------------------------
 
@@ -78,9 +102,23 @@
     if (config.debug) console.debug.apply(console, [TAG].concat([].slice.call(arguments)));
   }
 
-  function errorOutcome(code, message, field) {
-    return { status: "Error", error: { code: code, message: message, field: field || null } };
+  /** An Error outcome made on this side; `transient`: whether time can cure it (the engine
+   * decides that for everything it answers; here only a runtime that is down or a cancelled
+   * call are). */
+  function errorOutcome(code, message, field, transient) {
+    return { status: "Error", error: { code: code, message: message, field: field || null,
+      transient: !!transient } };
   }
+
+  /** Whether a result failed for a reason time can cure (the engine's `error.transient`). */
+  function transient(result) {
+    return !!(result && result.error && result.error.transient === true);
+  }
+
+  /** A monotonic clock in ms (timers of the watchdog). */
+  function clock() { return performance.now(); }
+
+  function seconds(ms) { return Math.round(ms / 100) / 10 + " s"; }
 
   /** localStorage / sessionStorage, or an in-memory stand-in when the browser refuses them. */
   function storage(kind) {
@@ -95,6 +133,8 @@
         getItem: function (k) { return memory.has(k) ? memory.get(k) : null; },
         setItem: function (k, v) { memory.set(k, String(v)); },
         removeItem: function (k) { memory.delete(k); },
+        key: function (i) { return Array.from(memory.keys())[i] || null; },
+        get length() { return memory.size; },
       };
     }
   }
@@ -189,16 +229,51 @@
     });
   }
 
-  // -- the worker ----------------------------------------------------------------------------
+  // -- the runtime: one worker at a time, watched, replaced when it dies ---------------------
+  //
+  // A worker starts once the configuration names an account. Calls wait here, on the page (the
+  // backlog), until it has answered init; each waits at most bootTimeoutMs. A worker is dead
+  // when it has not answered init by its boot deadline, reports a failed boot or a fatal Python
+  // error, raises an error event, or stays silent for callBoundMs (the engine's own figure,
+  // from the retry policy: every attempt, retry and answer is a message) while calls are in
+  // flight. Then it is terminated, every call in flight ends with a `runtime` Error (transient:
+  // queued reports stay in the outbox), `ready` turns false, and a new worker starts after a
+  // backoff (RESTART_FIRST_MS, doubling per failure in a row up to RESTART_MAX_MS); the boot
+  // deadline of a worker started after failures grows likewise, up to BOOT_PATIENCE_MAX times,
+  // so a slow line still gets through. onReady fires again when it is up. Calls made while the
+  // runtime is down get its Error at once.
 
-  /** Post a message to the worker, or keep it until the worker exists (no endpoint yet). */
+  /** Hand a call to the worker, or keep it until the worker has answered init. */
   function send(message) {
-    if (!worker) { backlog.push(message); return; }
+    if (!runtime.booted) {
+      backlog.push(message);
+      armWait();
+      return;
+    }
+    post(message);
+  }
+
+  /** Post a message to the (booted) worker; a call's session ids are read now. */
+  function post(message) {
     if ((message.id !== undefined || message.type === "watch") && !message.session) {
       message.session = storedSession();   // read when sent (a queued report brings its own)
     }
+    if (message.id !== undefined) {
+      var waiting = pending.get(message.id);
+      if (!waiting) return;                             // answered meanwhile
+      if (!inFlight()) runtime.lastHeard = clock();     // silence counts from the first call
+      waiting.posted = true;
+    }
     if (config.debug) debug("->", message.type, redacted(message));
-    worker.postMessage(toJson(message));
+    runtime.worker.postMessage(toJson(message));
+    armSilence();
+  }
+
+  /** How many calls the worker has and has not answered yet. */
+  function inFlight() {
+    var count = 0;
+    pending.forEach(function (waiting) { if (waiting.posted) count++; });
+    return count;
   }
 
   /**
@@ -233,13 +308,16 @@
       return new Worker(url, { type: "module", name: "engage-web" });
     } catch (err) {
       debug("worker from " + url + " refused (" + err + "); starting a same-origin blob worker");
-      blobUrl = URL.createObjectURL(
+      runtime.blobUrl = URL.createObjectURL(
         new Blob(["import " + JSON.stringify(url) + ";\n"], { type: "text/javascript" }));
-      return new Worker(blobUrl, { type: "module", name: "engage-web" });
+      return new Worker(runtime.blobUrl, { type: "module", name: "engage-web" });
     }
   }
 
-  /** Start the worker, or hand it a changed configuration (an unchanged one is not resent). */
+  /**
+   * Start a worker (none runs and no restart is due), or hand the running one a changed
+   * configuration (an unchanged one is not resent).
+   */
   function start() {
     var init, same;
     try {
@@ -249,24 +327,40 @@
       fail("ChatApi.init: retry options must be JSON data: " + err.message, "config", "retry");
       return;
     }
-    if (same === sentInit) return;
-    sentInit = same;
-    debug("-> init", workerConfig());
-    if (worker) { worker.postMessage(init); return; }
-    try {
-      worker = createWorker(workerUrl);
-    } catch (err) {
-      fail("the engage-web worker could not be created: " + err);
+    if (runtime.worker) {
+      if (same === sentInit) return;
+      sentInit = same;
+      debug("-> init", workerConfig());
+      if (runtime.booted) watching = null;   // the engine ends a watch when it is re-configured
+      runtime.worker.postMessage(init);
       return;
     }
-    worker.onmessage = function (event) { receive(event.data); };
-    worker.onerror = function (event) {
+    if (runtime.restartTimer) return;        // the runtime is down: restart() comes back here
+    sentInit = same;
+    debug("-> init", workerConfig());
+    var created;
+    try {
+      created = createWorker(workerUrl);
+    } catch (err) {
+      dead("the engage-web worker could not be created: " + err);
+      return;
+    }
+    runtime.worker = created;
+    runtime.booted = false;
+    runtime.readyAt = 0;
+    runtime.startedAt = clock();
+    created.onmessage = function (event) {
+      if (runtime.worker === created) receive(event.data);
+    };
+    created.onerror = function (event) {
       if (event.preventDefault) event.preventDefault();
-      fail("the engage-web worker failed to load or crashed: " +
+      if (runtime.worker !== created) return;
+      dead("the engage-web worker failed to load or crashed: " +
         (event.message || "is " + workerUrl + " served (as JavaScript)?"));
     };
-    worker.postMessage(init);
-    backlog.splice(0).forEach(send);
+    armBoot();
+    armWait();
+    created.postMessage(init);
   }
 
   function workerConfig(cachedBase) {
@@ -276,7 +370,131 @@
     return out;
   }
 
+  /** A worker that has not answered init by its boot deadline is dead. */
+  function armBoot() {
+    clearTimeout(runtime.bootTimer);
+    var limit = config.bootTimeoutMs * Math.min(Math.pow(2, runtime.failures), BOOT_PATIENCE_MAX);
+    runtime.bootTimer = setTimeout(function () {
+      runtime.bootTimer = null;
+      if (runtime.worker && !runtime.booted) {
+        dead("the engage-web runtime did not start within " + seconds(limit) +
+          " (a download stalled, or the device is too busy)");
+      }
+    }, Math.max(0, runtime.startedAt + limit - clock()));
+  }
+
+  /** Calls (and reports) waiting for a booting worker wait at most bootTimeoutMs each. */
+  function armWait() {
+    clearTimeout(runtime.waitTimer);
+    runtime.waitTimer = null;
+    if (!runtime.worker || runtime.booted) return;
+    var due = Infinity;
+    function track(madeAt) {
+      due = Math.min(due, Math.max(madeAt, runtime.startedAt) + config.bootTimeoutMs);
+    }
+    backlog.forEach(function (message) {
+      var waiting = pending.get(message.id);
+      if (waiting) track(waiting.madeAt);
+    });
+    outbox.waiters.forEach(function (waiter) { track(waiter.madeAt); });
+    if (due === Infinity) return;
+    runtime.waitTimer = setTimeout(expireWaits, Math.max(0, due - clock()));
+  }
+
+  function expireWaits() {
+    runtime.waitTimer = null;
+    if (!runtime.worker || runtime.booted) return;
+    var now = clock();
+    function overdue(madeAt) {
+      return Math.max(madeAt, runtime.startedAt) + config.bootTimeoutMs <= now;
+    }
+    var late = errorOutcome("runtime", "the engage-web runtime is not up: it did not start " +
+      "within " + seconds(config.bootTimeoutMs) + " and is still trying", null, true);
+    backlog = backlog.filter(function (message) {
+      var waiting = pending.get(message.id);
+      if (!waiting) return false;
+      if (!overdue(waiting.madeAt)) return true;
+      settle(message.id, copy(late));
+      return false;
+    });
+    outbox.waiters.forEach(function (waiter, id) {
+      if (overdue(waiter.madeAt)) answer(id, copy(late), true);   // kept in the outbox
+    });
+    armWait();
+  }
+
+  /** While calls are in flight the worker must be heard from every callBoundMs. */
+  function armSilence() {
+    if (runtime.silenceTimer || !runtime.callBoundMs || !inFlight()) return;
+    runtime.silenceTimer = setTimeout(function () {
+      runtime.silenceTimer = null;
+      if (!runtime.worker || !inFlight()) return;
+      var quiet = clock() - runtime.lastHeard;
+      if (quiet >= runtime.callBoundMs) {
+        dead("the engage-web runtime stopped answering: nothing from it for " + seconds(quiet) +
+          " with calls in flight (a call gives news at least every " +
+          seconds(runtime.callBoundMs) + ")");
+      } else {
+        armSilence();
+      }
+    }, Math.max(0, runtime.lastHeard + runtime.callBoundMs - clock()));
+  }
+
+  /** The page (and with it its worker) was frozen: no time passed for the watchdog. */
+  function wake() {
+    runtime.lastHeard = clock();
+    if (runtime.worker && !runtime.booted) {
+      runtime.startedAt = clock();
+      armBoot();
+      armWait();
+    }
+  }
+
+  /**
+   * The runtime cannot serve: terminate the worker, answer every call in flight (and every
+   * report of this page still waiting, which stays in the outbox) with a `runtime` Error, and
+   * start a new worker after a backoff.
+   */
+  function dead(message) {
+    var gone = runtime.worker;
+    var healthy = runtime.readyAt && clock() - runtime.readyAt >= HEALTHY_MS;
+    runtime.failures = healthy ? 1 : runtime.failures + 1;
+    if (gone) {
+      gone.onmessage = null;
+      gone.onerror = null;
+      try { gone.terminate(); } catch (err) { debug("terminate failed:", err); }
+    }
+    runtime.worker = null;
+    runtime.booted = false;
+    runtime.readyAt = 0;
+    runtime.callBoundMs = 0;
+    [runtime.bootTimer, runtime.waitTimer, runtime.silenceTimer].forEach(clearTimeout);
+    runtime.bootTimer = runtime.waitTimer = runtime.silenceTimer = null;
+    revokeBlob();
+    sentInit = null;
+    ready = false;
+    var delay = Math.min(RESTART_MAX_MS, RESTART_FIRST_MS * Math.pow(2, runtime.failures - 1)) *
+      (0.8 + 0.4 * Math.random());
+    console.error(TAG + " " + message + "; a new runtime starts in " + seconds(delay) + ".");
+    failure = errorOutcome("runtime", message, null, true);
+    backlog = [];
+    Array.from(pending.keys()).forEach(function (id) { settle(id, copy(failure)); });
+    answerQueued(failure);
+    // A watching page (a kiosk) learns that what it shows is no longer known; the watch goes
+    // on with the new worker, whose first outcome follows.
+    if (watching) emit("onEngagement", copy(failure));
+    clearTimeout(runtime.restartTimer);
+    runtime.restartTimer = setTimeout(restart, delay);
+  }
+
+  function restart() {
+    runtime.restartTimer = null;
+    if (failure && failure.error.code === "runtime") failure = null;
+    start();
+  }
+
   function receive(text) {
+    runtime.lastHeard = clock();
     var message;
     try {
       message = JSON.parse(text);
@@ -286,10 +504,20 @@
     }
     if (config.debug) debug("<-", message.type, redacted(message));
     if (message.type === "ready") {
+      var fresh = !runtime.booted;
+      runtime.booted = true;
+      clearTimeout(runtime.bootTimer);
+      clearTimeout(runtime.waitTimer);
+      if (!runtime.readyAt) runtime.readyAt = clock();
+      runtime.callBoundMs = message.callBoundMs > 0 ? message.callBoundMs : 0;
+      clearTimeout(runtime.silenceTimer);   // armed again below, for the bound now in force
+      runtime.silenceTimer = null;
       ready = true;
       failure = null;
       revokeBlob();
       emit("onReady", { version: VERSION, bootMs: message.bootMs, bootKind: message.bootKind });
+      backlog.splice(0).forEach(post);
+      if (fresh && watching) post(copy(watching));
       flushOutbox();
     } else if (message.type === "retry") {
       emit("onRetry", message.event);
@@ -303,10 +531,22 @@
       if (message.outcome && message.outcome.status !== "Error") flushOutbox();
     } else if (message.type === "outcome" || message.type === "reported") {
       settle(message.id, message.type === "outcome" ? message.outcome : message.result);
+    } else if (message.type === "fatal") {
+      dead("the Python runtime failed and stopped: " +
+        ((message.error && message.error.message) || "a fatal error"));
+      return;
     } else if (message.type === "failed") {
       var error = message.error || {};
-      fail(error.message || "the engage-web runtime could not start", error.code, error.field);
+      if (error.code === "runtime") {
+        dead(error.message || "the engage-web runtime could not start");
+        return;
+      }
+      runtime.booted = true;                 // the runtime is up; the configuration is not
+      clearTimeout(runtime.bootTimer);
+      clearTimeout(runtime.waitTimer);
+      fail(error.message || "the engage-web configuration is refused", error.code, error.field);
     }
+    armSilence();
   }
 
   function settle(id, result) {
@@ -321,17 +561,21 @@
     call.resolve(result);
   }
 
-  /** The runtime cannot serve: answer every waiting call, and every later one, with an Error. */
+  /**
+   * The configuration cannot serve (a bad option): answer every waiting call, and every later
+   * one until init() changes it, with that Error. The worker stays: init() may fix it.
+   */
   function fail(message, code, field) {
     console.error(TAG + " " + message);
-    failure = errorOutcome(code || "runtime", message, field);
+    failure = errorOutcome(code || "config", message, field, false);
     ready = false;
-    revokeBlob();
+    backlog = [];
     Array.from(pending.keys()).forEach(function (id) { settle(id, copy(failure)); });
+    answerQueued(failure);   // reports of this page already stored stay for a later delivery
   }
 
   function revokeBlob() {
-    if (blobUrl) { URL.revokeObjectURL(blobUrl); blobUrl = null; }
+    if (runtime.blobUrl) { URL.revokeObjectURL(runtime.blobUrl); runtime.blobUrl = null; }
   }
 
   function copy(value) { return JSON.parse(toJson(value)); }
@@ -383,7 +627,7 @@
   function call(kind, message) {
     return new Promise(function (resolve) {
       var id = ++lastId;
-      pending.set(id, { kind: kind, resolve: resolve });
+      pending.set(id, { kind: kind, resolve: resolve, madeAt: clock(), posted: false });
       if (failure) { settle(id, copy(failure)); return; }
       var field = kind === "check" ? "params" : "engagementAttributes";
       var data;
@@ -427,157 +671,468 @@
     }
     return new Promise(function (resolve) {
       var configured = !!config.accountId;
-      var entry = { id: Date.now().toString(36) + "-" + (++lastId), at: Date.now(),
-        engagementAttributes: data.engagementAttributes,
+      var entry = { id: entryId(), at: Date.now(), engagementAttributes: data.engagementAttributes,
         pageId: data.pageId === null && configured ? storedPageId() : data.pageId,
         session: configured ? storedSession() : null };
-      outboxEntries().push(entry);
-      saveOutbox();
-      outbox.waiters.set(entry.id, resolve);
-      if (outbox.stalled) {   // an outage is known: do not wait for it again, say it is kept
-        answerQueued(errorOutcome("network", "the endpoint is unreachable; the report is kept " +
-          "and will be delivered when it answers again", null));
+      outbox.waiters.set(entry.id, { resolve: resolve, madeAt: clock() });
+      if (failure && failure.error.code !== "runtime") {   // misconfigured: refused, not kept
+        answer(entry.id, copy(failure), false);
+        return;
+      }
+      addEntry(entry);
+      if (failure) {   // the runtime is down: kept, and delivered by the next one (or a tab)
+        answer(entry.id, copy(failure), true);
+      } else if (outbox.stalled) {   // an outage is known: do not wait for it again
+        answer(entry.id, errorOutcome("network", "the endpoint is unreachable; the report is " +
+          "kept and will be delivered when it answers again", null, true), true);
       } else {
-        flushOutbox();
+        sendSoon();
+        armWait();
       }
     });
   }
 
-  // -- the durable outbox of reports ------------------------------------------------------------
+  // -- the durable outbox of reports, shared by the tabs of a site ------------------------------
+  //
+  // Every report() is stored before it is sent, one localStorage key per entry
+  // (ENTRY_PREFIX + endpoint|account + "#" + id), so tabs add and remove entries without
+  // overwriting each other's. One tab at a time delivers (a Web Lock per endpoint and account),
+  // oldest first, reading the stored entries again before each one and asking the ledger of
+  // settled entries (below) before sending it: an entry is in flight from one tab at a time,
+  // and a tab that opens later never sends it again. The tab that delivered
+  // an entry says so on a BroadcastChannel, so the report() of the tab that made it resolves.
+  // A new report is sent SEND_DELAY_MS after it was made, and no send starts once the page is
+  // being left (beforeunload, pagehide): a report made just before a click that leaves the page
+  // then goes with the next page view, instead of being cut off in flight (recorded by the
+  // endpoint but still stored, and so sent twice).
 
   var OUTBOX_MAX = 500;                      // entries kept per endpoint and account
   var OUTBOX_MAX_AGE_MS = 6 * 3600 * 1000;   // a session lasts 6 hours at most: older is void
   var OUTBOX_RETRY_MS = 30000;
+  var SEND_DELAY_MS = 50;                    // longer than a click takes to start a navigation
+  var LEAVE_GRACE_MS = 5000;                 // a page still here this long after it was left
+  var ENTRY_PREFIX = "engage-web:report:";
 
-  /** The outbox of the configured endpoint and account, loaded from localStorage on a change. */
-  function outboxEntries() {
-    var key = config.accountId ? sessionKey("outbox") : null;
-    if (key !== outbox.key) {
-      var early = outbox.key === null ? outbox.entries : [];   // made before init named one
-      var stored = [];
-      if (key) {
-        try { stored = JSON.parse(sessions.vid.getItem(key) || "[]"); } catch (err) {
-          debug("the stored outbox is unreadable; starting a new one:", err);
-        }
-      }
-      var now = Date.now();
-      outbox.entries = (Array.isArray(stored) ? stored : []).filter(function (entry) {
-        var fresh = entry && typeof entry.id === "string" && now - entry.at < OUTBOX_MAX_AGE_MS;
-        if (entry && !fresh) console.warn(TAG + " a queued report older than its session " +
-          "(6 hours) was dropped: it can no longer be delivered");
-        return fresh;
-      }).concat(early);
-      outbox.key = key;
-      if (key) saveOutbox();
+  var outbox = {
+    prefix: null,          // the key prefix of the configured endpoint and account
+    early: [],             // reports made before init named an account (memory)
+    local: new Map(),      // key -> entry this tab could not store (quota): kept in memory
+    gone: new Set(),       // keys this tab delivered but could not remove from storage
+    waiters: new Map(),    // entry id -> {resolve, madeAt} of this page's report() calls
+    flushing: false, again: false, stalled: false, timer: null, sendTimer: null,
+    leaving: false, leaveTimer: null, guarded: false, channel: null,
+  };
+
+  /** A new entry's id: ids sort in the order this tab made them (the same millisecond too);
+   * the random part keeps two tabs' ids apart. */
+  function entryId() {
+    function padded(number, width) {
+      var text = number.toString(36);
+      while (text.length < width) text = "0" + text;
+      return text;
     }
-    return outbox.entries;
+    return padded(Date.now(), 9) + "-" + padded(++lastId, 7) + "-" +
+      Math.random().toString(36).slice(2, 8);
   }
 
-  function saveOutbox() {
-    if (outbox.entries.length > OUTBOX_MAX) {
-      var dropped = outbox.entries.splice(0, outbox.entries.length - OUTBOX_MAX);
-      console.warn(TAG + " the report outbox is full (" + OUTBOX_MAX + "); the " +
-        dropped.length + " oldest report(s) were dropped");
-      dropped.forEach(function (entry) {
-        var refused = errorOutcome("dropped", "the report outbox is full", null);
-        refused.delivered = false;
-        answer(entry.id, refused, false);
-      });
-    }
-    if (!outbox.key) return;
+  /** The entries of the configured endpoint and account, oldest first (every tab's). */
+  function outboxEntries() {
+    var prefix = config.accountId ? ENTRY_PREFIX + where() + "|" + config.accountId + "#" : null;
+    if (!prefix) return outbox.early.slice();
+    if (prefix !== outbox.prefix) adopt(prefix);
+    var found = new Map();
+    var store = sessions.vid;
+    var keys = [];
     try {
-      if (outbox.entries.length) {
-        sessions.vid.setItem(outbox.key, toJson(outbox.entries));
-      } else {
-        sessions.vid.removeItem(outbox.key);
+      for (var i = 0; i < store.length; i++) {
+        var key = store.key(i);
+        if (key && key.lastIndexOf(prefix, 0) === 0) keys.push(key);
       }
-    } catch (err) {   // quota or storage withdrawn: the entries still live in memory
-      debug("could not store the report outbox:", err);
+    } catch (err) {
+      debug("could not list the report outbox:", err);
     }
+    keys.forEach(function (key) {
+      var entry = readEntry(key);
+      if (entry) found.set(key, entry);
+    });
+    outbox.local.forEach(function (entry, key) {
+      if (key.lastIndexOf(prefix, 0) === 0 && !found.has(key)) found.set(key, entry);
+    });
+    var now = Date.now();
+    var entries = [];
+    found.forEach(function (entry, key) {
+      if (outbox.gone.has(key)) return;
+      if (now - entry.at < OUTBOX_MAX_AGE_MS) { entries.push(entry); return; }
+      removeEntry(entry);
+      console.warn(TAG + " a queued report older than its session (6 hours) was dropped: it " +
+        "can no longer be delivered");
+    });
+    return entries.sort(function (a, b) {
+      return a.at - b.at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+    });
+  }
+
+  /** The stored entry under `key`, or null (an unreadable one is removed). */
+  function readEntry(key) {
+    var entry = null;
+    try {
+      entry = JSON.parse(sessions.vid.getItem(key) || "null");
+    } catch (err) {
+      entry = null;
+    }
+    if (entry && typeof entry.id === "string" && typeof entry.at === "number" &&
+        key === outbox.prefix + entry.id) {
+      return entry;
+    }
+    try { sessions.vid.removeItem(key); } catch (err) { debug("could not remove", key, err); }
+    return null;
+  }
+
+  /**
+   * The outbox of a newly configured endpoint and account: reports made before init named one
+   * join it, and so do the entries an earlier version kept as one array under one key.
+   */
+  function adopt(prefix) {
+    outbox.prefix = prefix;
+    openChannel();
+    outbox.early.splice(0).forEach(storeEntry);
+    var legacy = sessionKey("outbox");
+    try {
+      var old = JSON.parse(sessions.vid.getItem(legacy) || "null");
+      if (Array.isArray(old)) {
+        old.forEach(function (entry) {
+          if (entry && typeof entry.id === "string" && typeof entry.at === "number") {
+            storeEntry(entry);
+          }
+        });
+      }
+      sessions.vid.removeItem(legacy);
+    } catch (err) {
+      debug("the outbox of an earlier version is unreadable; it is left alone:", err);
+    }
+  }
+
+  function storeEntry(entry) {
+    var key = outbox.prefix + entry.id;
+    try {
+      sessions.vid.setItem(key, toJson(entry));
+      outbox.local.delete(key);
+    } catch (err) {   // quota or storage withdrawn: the entry lives in this page's memory
+      debug("could not store a report in the outbox:", err);
+      outbox.local.set(key, entry);
+    }
+  }
+
+  function removeEntry(entry) {
+    var key = outbox.prefix + entry.id;
+    outbox.local.delete(key);
+    try {
+      sessions.vid.removeItem(key);
+    } catch (err) {
+      debug("could not remove a report from the outbox:", err);
+      outbox.gone.add(key);
+    }
+  }
+
+  /** Store a new report; past OUTBOX_MAX the oldest are dropped (and their callers told). */
+  function addEntry(entry) {
+    if (!config.accountId) { outbox.early.push(entry); return; }
+    outboxEntries();   // adopts the outbox of this endpoint and account first
+    storeEntry(entry);
+    var entries = outboxEntries();
+    if (entries.length <= OUTBOX_MAX) return;
+    var dropped = entries.slice(0, entries.length - OUTBOX_MAX);
+    console.warn(TAG + " the report outbox is full (" + OUTBOX_MAX + "); the " +
+      dropped.length + " oldest report(s) were dropped");
+    dropped.forEach(function (old) {
+      removeEntry(old);
+      var refused = errorOutcome("dropped", "the report outbox is full", null, false);
+      refused.delivered = false;
+      announce(old.id, refused);
+    });
   }
 
   /** Resolve the waiting report() call of an entry, if this page made it and it still waits. */
   function answer(id, result, queued) {
-    var resolve = outbox.waiters.get(id);
-    if (!resolve) return;
+    var waiter = outbox.waiters.get(id);
+    if (!waiter) return;
     outbox.waiters.delete(id);
     if (queued) { result.queued = true; result.delivered = false; }
-    resolve(result);
+    waiter.resolve(result);
   }
 
-  /** Every report still waiting for its first answer learns that it is kept for later. */
+  /** Every report of this page still waiting for its first answer learns it is kept for later. */
   function answerQueued(result) {
-    outbox.entries.forEach(function (entry) { answer(entry.id, copy(result), true); });
+    Array.from(outbox.waiters.keys()).forEach(function (id) { answer(id, copy(result), true); });
   }
 
-  /** A failure that time can cure: keep the report and try again later. */
-  function curable(result) {
-    var error = (result && result.error) || {};
-    var code = error.code === "lookup" ? error.cause : error.code;
-    return code === "network" || code === "timeout" || code === "malformed" ||
-      code === "runtime" || code === "cancelled" || code === 429 ||
-      (typeof code === "number" && code >= 500);
+  /** An entry is settled for good (delivered, refused, dropped): tell its caller, in any tab. */
+  function announce(id, result) {
+    answer(id, result, false);
+    broadcast({ type: "settled", id: id, result: result });
   }
 
-  /** Deliver the outbox, oldest first, one report at a time; stop at a curable failure. */
+  function openChannel() {
+    if (outbox.channel || typeof BroadcastChannel !== "function") return;
+    try {
+      outbox.channel = new BroadcastChannel("engage-web:outbox");
+    } catch (err) {
+      debug("no BroadcastChannel:", err);
+      return;
+    }
+    outbox.channel.onmessage = function (event) {
+      var message = event.data || {};
+      if (message.prefix !== outbox.prefix) return;
+      if (message.type === "settled") {
+        answer(message.id, copy(message.result), false);
+      } else if (message.type === "queued") {   // the tab delivering met an outage
+        outbox.stalled = true;
+        answerQueued(message.result);
+        clearTimeout(outbox.timer);
+        outbox.timer = setTimeout(flushOutbox, OUTBOX_RETRY_MS);
+      }
+    };
+  }
+
+  function broadcast(message) {
+    if (!outbox.channel) return;
+    message.prefix = outbox.prefix;
+    try { outbox.channel.postMessage(JSON.parse(toJson(message))); } catch (err) {
+      debug("could not tell the other tabs:", err);
+    }
+  }
+
+  /** Run `body(release)` holding the outbox's Web Lock (alone, where there is none); then done. */
+  function withLock(name, body, done) {
+    var locks = navigator.locks;
+    var ran = false;
+    function run(release) { ran = true; body(release); }
+    if (!locks || typeof locks.request !== "function") { run(done); return; }
+    try {
+      locks.request(name, function () {
+        return new Promise(function (release) { run(release); });
+      }).then(done, function (err) {
+        debug("the outbox lock failed:", err);
+        if (ran) done(); else run(done);
+      });
+    } catch (err) {   // e.g. a sandboxed frame: deliver without the lock
+      debug("no outbox lock:", err);
+      run(done);
+    }
+  }
+
+  /** A new report is sent a moment later, unless the page is being left by then. */
+  function sendSoon() {
+    if (outbox.sendTimer) return;
+    outbox.sendTimer = setTimeout(function () {
+      outbox.sendTimer = null;
+      guard();
+      flushOutbox();
+    }, SEND_DELAY_MS);
+    guard();
+  }
+
+  /** Listen to beforeunload only while a send is due or running (it may cost the bfcache). */
+  function guard() {
+    var want = !!(outbox.sendTimer || outbox.flushing);
+    if (want === outbox.guarded) return;
+    outbox.guarded = want;
+    if (want) window.addEventListener("beforeunload", leaving);
+    else window.removeEventListener("beforeunload", leaving);
+  }
+
+  /** The page is being left: start no send (the next page view delivers). */
+  function leaving() {
+    outbox.leaving = true;
+    clearTimeout(outbox.leaveTimer);
+    outbox.leaveTimer = setTimeout(staying, LEAVE_GRACE_MS);   // a cancelled navigation, a download
+  }
+
+  function staying() {
+    clearTimeout(outbox.leaveTimer);
+    if (!outbox.leaving) return;
+    outbox.leaving = false;
+    flushOutbox();
+  }
+
+  /**
+   * Deliver the outbox, oldest first, one report at a time, holding its lock; stop at a failure
+   * time can cure (the engine's `error.transient`); drop a report refused for good.
+   */
   function flushOutbox() {
-    if (outbox.flushing || !worker || !outboxEntries().length) return;
+    if (!ready || outbox.leaving) return;
+    if (outbox.flushing) { outbox.again = true; return; }
+    if (!outboxEntries().length) return;
     outbox.flushing = true;
+    outbox.again = false;
     outbox.stalled = false;
     clearTimeout(outbox.timer);
-    (function next() {
-      var entry = outbox.entries[0];
-      if (!entry) { outbox.flushing = false; return; }
-      var key = outbox.key;
-      // The session it was made in; one made before any session existed takes today's, and
-      // the page of today's answer.
-      var made = entry.session && entry.session.sid;
-      var session = made ? entry.session : storedSession();
-      var pageId = entry.pageId || (made ? null : storedPageId());
-      call("report", { type: "report", engagementAttributes: entry.engagementAttributes,
-        pageId: pageId, session: session }).then(function (result) {
-        if (key !== outbox.key) { outbox.flushing = false; return; }   // re-init elsewhere
-        var delivered = result && result.status === "Reported";
-        if (!delivered && curable(result)) {
-          outbox.flushing = false;
-          outbox.stalled = true;
-          answerQueued(result);
-          debug("reports kept for later:", outbox.entries.length);
-          outbox.timer = setTimeout(flushOutbox, OUTBOX_RETRY_MS);
-          return;
-        }
-        var index = outbox.entries.indexOf(entry);
-        if (index >= 0) outbox.entries.splice(index, 1);
-        saveOutbox();
+    guard();
+    var prefix = outbox.prefix;
+    withLock("engage-web:outbox:" + prefix, function (release) {
+      ledgerPrune();
+      (function next() {
+        var usable = ready && !outbox.leaving && prefix === outbox.prefix;
+        var entry = usable ? outboxEntries()[0] : null;   // read again: other tabs write too
+        if (!entry) { release(); return; }
+        ledgerHas(prefix + entry.id).then(function (settled) {
+          if (settled) {   // another tab delivered it; this tab's storage had not heard yet
+            removeEntry(entry);
+            next();
+            return;
+          }
+          deliver(entry, prefix, next, release);
+        });
+      })();
+    }, function () {
+      outbox.flushing = false;
+      guard();
+      if (outbox.again && !outbox.stalled) flushOutbox();
+    });
+  }
+
+  /** Send one entry (holding the lock); then `next()`, or `release()` at a curable failure. */
+  function deliver(entry, prefix, next, release) {
+    // The session it was made in; one made before any session existed takes today's, and the
+    // page of today's answer.
+    var made = entry.session && entry.session.sid;
+    var session = made ? entry.session : storedSession();
+    var pageId = entry.pageId || (made ? null : storedPageId());
+    call("report", { type: "report", engagementAttributes: entry.engagementAttributes,
+      pageId: pageId, session: session }).then(function (result) {
+      if (prefix !== outbox.prefix) { release(); return; }   // re-init elsewhere
+      var delivered = result && result.status === "Reported";
+      if (!delivered && transient(result)) {
+        outbox.stalled = true;
+        answerQueued(result);
+        broadcast({ type: "queued", result: result });
+        debug("reports kept for later:", outboxEntries().length);
+        outbox.timer = setTimeout(flushOutbox, OUTBOX_RETRY_MS);
+        release();
+        return;
+      }
+      // Settled for good: in the ledger before the lock can pass to another tab.
+      ledgerAdd(prefix + entry.id).then(function () {
+        removeEntry(entry);
         if (!delivered && !outbox.waiters.has(entry.id)) {
           console.warn(TAG + " a queued report was refused by the endpoint and dropped: " +
             ((redacted(result || {}).error || {}).message || "no answer"));
         }
-        answer(entry.id, result, false);
+        announce(entry.id, result);
         next();
       });
-    })();
+    });
+  }
+
+  // -- the ledger of settled reports (IndexedDB) ------------------------------------------------
+  //
+  // localStorage is not consistent across processes: a tab that takes the lock right after
+  // another tab delivered and removed an entry may still see it (Chromium updates each tab's
+  // copy of localStorage by message, not in step with the lock). IndexedDB is: a write whose
+  // transaction completed is seen by every transaction started later, in any tab. So the tab
+  // that settles an entry writes its key here before it releases the lock, and the next tab
+  // asks here before it sends. Keys older than a session's 6 hours are pruned. Without
+  // IndexedDB (a private mode that refuses it) the ledger says "not settled": the lock alone
+  // keeps tabs apart, a rare second delivery remains possible.
+
+  var LEDGER = { db: null, pruned: false };
+  var LEDGER_TIMEOUT_MS = 3000;   // an IndexedDB that does not answer: go on without the ledger
+
+  /** `promise`'s value, or null if it rejects or takes longer than LEDGER_TIMEOUT_MS. */
+  function bounded(promise) {
+    return new Promise(function (resolve) {
+      var timer = setTimeout(function () { resolve(null); }, LEDGER_TIMEOUT_MS);
+      promise.then(function (value) { clearTimeout(timer); resolve(value); },
+        function () { clearTimeout(timer); resolve(null); });
+    });
+  }
+
+  function ledgerStore(mode, work) {
+    if (!LEDGER.db) {
+      LEDGER.db = bounded(new Promise(function (resolve) {
+        try {
+          var request = indexedDB.open("engage-web", 1);
+          request.onupgradeneeded = function () { request.result.createObjectStore("settled"); };
+          request.onsuccess = function () { resolve(request.result); };
+          request.onerror = function () { resolve(null); };
+          request.onblocked = function () { resolve(null); };
+        } catch (err) {
+          debug("no IndexedDB for the outbox ledger:", err);
+          resolve(null);
+        }
+      }));
+    }
+    return LEDGER.db.then(function (db) {
+      return bounded(new Promise(function (resolve) {
+        if (!db) { resolve(null); return; }
+        try {
+          var transaction = db.transaction("settled", mode);
+          var result = work(transaction.objectStore("settled"));
+          transaction.oncomplete = function () { resolve(result.value); };
+          transaction.onerror = transaction.onabort = function () { resolve(null); };
+        } catch (err) {
+          debug("the outbox ledger failed:", err);
+          resolve(null);
+        }
+      }));
+    });
+  }
+
+  /** Whether a report (its full key) was settled by some tab. */
+  function ledgerHas(key) {
+    return ledgerStore("readonly", function (store) {
+      var found = { value: false };
+      var request = store.count(key);
+      request.onsuccess = function () { found.value = request.result > 0; };
+      return found;
+    }).then(function (found) { return !!found; });
+  }
+
+  /** Record a report as settled; resolves once the write is durable (or failed). */
+  function ledgerAdd(key) {
+    return ledgerStore("readwrite", function (store) {
+      store.put(Date.now(), key);
+      return { value: true };
+    });
+  }
+
+  /** Forget what was settled more than a session's life ago (once per page view). */
+  function ledgerPrune() {
+    if (LEDGER.pruned) return;
+    LEDGER.pruned = true;
+    var before = Date.now() - OUTBOX_MAX_AGE_MS - 3600 * 1000;
+    ledgerStore("readwrite", function (store) {
+      var request = store.openCursor();
+      request.onsuccess = function () {
+        var cursor = request.result;
+        if (!cursor) return;
+        if (!(cursor.value >= before)) cursor.delete();
+        cursor.continue();
+      };
+      return { value: true };
+    });
   }
 
   function cancel() {
-    // Calls still waiting for an endpoint never reached the worker: answer them here.
-    if (!worker) {
-      backlog.length = 0;
-      Array.from(pending.keys()).forEach(function (id) {
-        settle(id, errorOutcome("cancelled", "cancelled by ChatApi.cancel()", null));
-      });
-      return;
-    }
-    send({ type: "cancel" });
+    // Calls still waiting for a runtime never reached a worker: answer them here.
+    watching = null;
+    backlog.splice(0).forEach(function (message) {
+      settle(message.id, errorOutcome("cancelled", "cancelled by ChatApi.cancel()", null, true));
+    });
+    if (runtime.booted) post({ type: "cancel" });
   }
 
   /**
    * Keep the answer fresh (kiosks): re-check on a schedule and fire onEngagement for the first
    * outcome and then only when it changes. Options in milliseconds: intervalMs, expiryMarginMs,
-   * outageIntervalMs, minIntervalMs. A new watch replaces the previous one.
+   * outageIntervalMs, minIntervalMs. A new watch replaces the previous one; every new worker
+   * (after the runtime died) takes it up again.
    */
   function watch(params, options) {
-    if (failure) { emit("onEngagement", copy(failure)); return false; }
+    if (failure && failure.error.code !== "runtime") {
+      emit("onEngagement", copy(failure));
+      return false;
+    }
     var data;
     try {
       data = JSON.parse(toJson({ type: "watch", params: params === undefined ? {} : params,
@@ -587,14 +1142,16 @@
       console.error(TAG + " ChatApi.watch(params, options): both must be JSON data; " + err.message);
       return false;
     }
-    send(data);
+    watching = data;
+    if (failure) emit("onEngagement", copy(failure));   // down for now: the next worker watches
+    else if (runtime.booted) post(copy(data));
     return true;
   }
 
   /** Stop the watch (if any). */
   function unwatch() {
-    if (worker) send({ type: "unwatch" });
-    else backlog = backlog.filter(function (m) { return m.type !== "watch"; });
+    watching = null;
+    if (runtime.booted) post({ type: "unwatch" });
     return true;
   }
 
@@ -672,6 +1229,7 @@
     if (options.retry !== undefined) config.retry = options.retry;
     if (options.methodOverride !== undefined) config.methodOverride = !!options.methodOverride;
     if (options.debug !== undefined) config.debug = !!options.debug;
+    if (options.bootTimeoutMs !== undefined) setBootTimeout(options.bootTimeoutMs);
     EVENTS.forEach(function (event) {
       if (options[event] !== undefined) bind(event, options[event]);
     });
@@ -683,6 +1241,18 @@
     console.error(TAG + " ChatApi.init: accountId is required (data-account-id on the script " +
       "tag or ChatApi.init({accountId})); calls wait until it is set.");
     return false;
+  }
+
+  /** How long a call waits for the runtime to start (ms); a booting worker's clock restarts. */
+  function setBootTimeout(value) {
+    var ms = Number(value);
+    if (value === null || typeof value === "boolean" || !isFinite(ms) || ms <= 0) {
+      console.error(TAG + " ChatApi.init: bootTimeoutMs must be a positive number of " +
+        "milliseconds; got " + describe(value) + " (kept " + config.bootTimeoutMs + ")");
+      return;
+    }
+    config.bootTimeoutMs = ms;
+    if (runtime.worker && !runtime.booted) { armBoot(); armWait(); }
   }
 
   function absolute(endpoint) {
@@ -732,10 +1302,22 @@
   if (data.retryPreset) fromTag.retry = { preset: data.retryPreset };
   if (data.methodOverride !== undefined) fromTag.methodOverride = data.methodOverride !== "false";
   if (data.debug !== undefined) fromTag.debug = data.debug !== "false";
+  if (data.bootTimeoutMs !== undefined) fromTag.bootTimeoutMs = data.bootTimeoutMs;
   if (fromTag.endpoint || fromTag.domainApi || fromTag.accountId) init(fromTag);
-  else if (fromTag.debug) config.debug = true;
+  else {
+    if (fromTag.debug) config.debug = true;
+    if (fromTag.bootTimeoutMs !== undefined) setBootTimeout(fromTag.bootTimeoutMs);
+  }
 
   window.addEventListener("online", function () { flushOutbox(); });
+  // Leaving the page: no report send starts (see the outbox); back from the bfcache: go on.
+  window.addEventListener("pagehide", leaving);
+  window.addEventListener("pageshow", function (event) {
+    if (!event.persisted) return;
+    wake();
+    staying();
+  });
+  document.addEventListener("resume", wake);   // Chromium froze the page (and its worker)
   noticePyScript();
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", noticePyScript);

@@ -21,6 +21,11 @@ nothing here asserts a timing, it reports. Sections:
    serving the emulator, beside a minimal Starlette route on the same server.
 5. Engines (``tools/bench_engines.py``): the shipped embed's first answer, boot kind and bytes
    in Chromium, Firefox and WebKit side by side, interleaved, a fresh profile per run.
+6. Emulator soak: ``python -m engage_web serve`` in its own process, then rounds of checks with
+   100 SDEs each, new visitors (a session each) and one session checked again and again; the
+   process's resident memory (RSS) before and after each round, side by side. Its stores are
+   bounded (``engage_web/emulator/limits.py``): memory grows until the caps are reached, then
+   stays flat.
 
 The scenario answers Available on the first check (``warmUp = 0``) so every variant makes
 exactly one request. Bench pages live in ``tools/bench_pages/`` and are copied to
@@ -53,12 +58,14 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from engage_web.session import Session
 from engage_web.wire import session_url
 from tools.chromium import CHROMIUM, CHROMIUM_ARGS, launch
 from tools.worker_config import CONFIG_FILE, worker_config
 
 __all__ = [
     "LoadResult",
+    "bench_soak",
     "copy_worker",
     "load_generate",
     "main",
@@ -826,6 +833,104 @@ def bench_throughput(root: Path, rounds: int = 3, per_round: int = 2000) -> dict
     return out
 
 
+def _rss_bytes(pid: int) -> int | None:
+    """Resident memory of process ``pid`` (Linux ``/proc``), or None where unavailable."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _wait_for_port(port: int, server: subprocess.Popen[Any], what: str) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            if server.poll() is not None:
+                raise SystemExit(f"[bench] {what} exited at start") from None
+            time.sleep(0.05)
+    raise SystemExit(f"[bench] {what} did not listen on port {port} within 20 s")
+
+
+def soak_body(sdes: int = 100) -> bytes:
+    """A check's JSON body carrying ``sdes`` distinct lead SDEs (the most a check may carry).
+
+    >>> len(json.loads(soak_body(3))["engagementAttributes"])
+    3
+    """
+    attributes = [{"type": "lead", "lead": {"topic": f"topic {i}"}} for i in range(sdes)]
+    body = {"appType": "EXTERNAL", "consumerSections": SECTIONS,
+            "engagementAttributes": attributes}
+    return json.dumps(body).encode()
+
+
+def bench_soak(
+    root: Path, rounds: int = 3, distinct: int = 3000, repeated: int = 1000,
+    concurrency: int = 32,
+) -> dict[str, Any]:
+    """The emulator's memory under a sustained load: RSS of a ``serve`` process before and after
+    each round of ``distinct`` checks from new visitors and ``repeated`` checks of one session,
+    all with 100 SDEs, over ``concurrency`` keep-alive connections."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "engage_web", "serve", "--port", str(port)], cwd=root,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    body = soak_body()
+    rows: list[dict[str, Any]] = []
+    try:
+        _wait_for_port(port, server, "the emulator")
+        first = json.loads(_post_once(port, ENGAGEMENT_URL, body))
+        same = session_url("", "demo", Session(first["visitorId"], first["sessionId"]))
+        loads = {
+            "distinct": (_http_post(port, ENGAGEMENT_URL, body), distinct),
+            "repeated": (_http_post(port, same, body), repeated),
+        }
+        rows.append({"round": 0, "rss": _rss_bytes(server.pid), "requests": 0,
+                     "errors": 0, "statuses": {}, "seconds": 0.0})
+        for number in range(1, rounds + 1):
+            results = [
+                asyncio.run(load_generate("127.0.0.1", port, request, total=total,
+                                          concurrency=concurrency, time_limit=120.0))
+                for request, total in loads.values()
+            ]
+            rows.append({
+                "round": number,
+                "rss": _rss_bytes(server.pid),
+                "requests": sum(r.requests for r in results),
+                "errors": sum(r.errors for r in results),
+                "statuses": _merge_statuses(r.statuses for r in results),
+                "seconds": round(sum(r.seconds for r in results), 2),
+            })
+            row = rows[-1]
+            print(f"[bench] soak round {number}: {row['requests']} checks in "
+                  f"{row['seconds']} s, RSS {_fmt(row['rss'], 1e6, 1)} MB", flush=True)
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    return {"rounds": rounds, "distinct": distinct, "repeated": repeated, "sdes": 100,
+            "concurrency": concurrency, "rows": rows}
+
+
+def _post_once(port: int, path: str, body: bytes) -> bytes:
+    """One request's answer body (the session the repeated checks go to)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(_http_post(port, path, body).replace(
+            b"HTTP/1.1\r\n", b"HTTP/1.1\r\nConnection: close\r\n", 1))
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    return data.split(b"\r\n\r\n", 1)[1]
+
+
 def _merge_statuses(many: Iterable[dict[int, int]]) -> dict[str, int]:
     merged: dict[str, int] = {}
     for statuses in many:
@@ -928,6 +1033,23 @@ def render(results: dict[str, Any]) -> str:
         lines.append(
             "ratios: " + "  ".join(f"{k} = {v}" for k, v in tp["ratios"].items())
         )
+    soak = results.get("soak")
+    if soak:
+        lines.append("")
+        lines.append(
+            f"emulator soak ({soak['distinct']} new visitors + {soak['repeated']} checks of one "
+            f"session per round, {soak['sdes']} SDEs each, {soak['concurrency']} connections):"
+        )
+        lines.append("  " + "  ".join(
+            f"{'before' if row['round'] == 0 else 'round ' + str(row['round'])} "
+            f"{_fmt(row['rss'], 1e6, 1)} MB" for row in soak["rows"]
+        ) + "  (RSS)")
+        loaded = soak["rows"][1:]
+        lines.append(
+            f"  {sum(r['requests'] for r in loaded)} checks, errors "
+            f"{sum(r['errors'] for r in loaded)}, statuses "
+            f"{_merge_statuses({int(k): v for k, v in r['statuses'].items()} for r in loaded)}"
+        )
     for note in results.get("notes", []):
         lines.append(f"note: {note}")
     return "\n".join(lines)
@@ -947,12 +1069,14 @@ def main(
     runs: int = 5,
     out: str | Path = "bench-results/latest.json",
     *,
-    sections: Sequence[str] = ("startup", "visit", "retry", "kiosk", "throughput", "engines"),
+    sections: Sequence[str] = (
+        "startup", "visit", "retry", "kiosk", "throughput", "engines", "soak",
+    ),
 ) -> dict[str, Any]:
     """Run the benchmarks, print the report, write the JSON to ``out``; return the results.
 
     ``engines``: the embed's first answer in Chromium, Firefox and WebKit side by side
-    (``tools/bench_engines.py``).
+    (``tools/bench_engines.py``); ``soak``: the emulator's memory under load (:func:`bench_soak`).
     """
     from playwright.sync_api import sync_playwright
 
@@ -1006,6 +1130,8 @@ def main(
         from tools import bench_engines
 
         results["engines"] = bench_engines.run(root, runs)
+    if "soak" in sections:
+        results["soak"] = bench_soak(root)
     results["machine"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
@@ -1026,5 +1152,5 @@ if __name__ == "__main__":  # pragma: no cover - python -m tools.bench [runs] [s
     main(
         Path(__file__).resolve().parents[1],
         runs=int(sys.argv[1]) if len(sys.argv) > 1 else 5,
-        sections=sys.argv[2:] or ("startup", "retry", "kiosk", "throughput", "engines"),
+        sections=sys.argv[2:] or ("startup", "retry", "kiosk", "throughput", "engines", "soak"),
     )

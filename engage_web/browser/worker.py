@@ -7,7 +7,8 @@ itself with ``js.postMessage``. Messages and answers::
 
     {"type": "init", "config": {"endpoint" | "domainApi", "accountId", "retry",
                                 "methodOverride", "cachedBase", "reuseAnswers",
-                                "reuseMaxAgeMs"}}                  -> {"type": "ready"}
+                                "reuseMaxAgeMs"}}                  -> {"type": "ready",
+                                                                        "callBoundMs"}
                                                                     or {"type": "failed", ...}
     {"type": "check", "id", "params", "session": {"vid", "sid"}, "reuseKey"}
                                                                     -> {"type": "outcome", ...}
@@ -55,6 +56,7 @@ from engage_web.session import MemorySessionStore, Session
 
 __all__ = [
     "WorkerHost",
+    "call_bound_ms",
     "handle",
     "js_option_name",
     "retry_event_to_js",
@@ -244,7 +246,30 @@ def _session(ids: object) -> Session | None:
 
 
 def _error(code: int | str, message: str, field: str | None = None) -> dict[str, Any]:
-    return {"status": "Error", "error": {"code": code, "message": message, "field": field}}
+    """An Error outcome made here: a configuration or a message the page got wrong, which time
+    never cures (``transient`` is false; ``engage_web.outcome.is_transient``)."""
+    error = {"code": code, "message": message, "field": field, "transient": False}
+    return {"status": "Error", "error": error}
+
+
+#: Added to a policy's deadline and attempt timeout in ``callBoundMs``: a worker starved of CPU
+#: (a busy phone, a throttled background tab) still posts within the bound.
+CALL_BOUND_SLACK = 5.0
+
+
+def call_bound_ms(policy: Any) -> int:
+    """The longest a call in flight may go without any message from the worker, in ms.
+
+    Every attempt posts ``attempt``, every timed retry ``retry``, every call its answer, and the
+    policy lets no attempt or wait outlive its deadline; one extra attempt may follow a stale
+    cached base (``ChatApi`` asks the Domain API again). The page declares the worker dead when
+    it stays silent longer than this while calls are in flight (``engage.js``)::
+
+        >>> from engage_web.retry import RetryPolicy
+        >>> call_bound_ms(RetryPolicy.preset("default"))
+        43000
+    """
+    return round((policy.deadline + policy.attempt_timeout + CALL_BOUND_SLACK) * 1000)
 
 
 class PageBaseCache(MemoryBaseCache):
@@ -395,7 +420,7 @@ class WorkerHost:
         self._make_api = make_api
         self._reuse = reuse
         self._config_error = None
-        return {"type": "ready"}
+        return {"type": "ready", "callBoundMs": call_bound_ms(api.policy)}
 
     def _watch(self, message: Mapping[str, Any]) -> None:
         """Start (or restart) the page's watch: outcomes are posted as they change."""

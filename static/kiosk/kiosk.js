@@ -23,7 +23,6 @@
 
   var RING_SIZE = 8;
   var ACCEPTED_MS = 12000;
-  var RECOVERABLE = { network: true, timeout: true, malformed: true, runtime: false };
 
   var script = document.currentScript;
   var root = document.getElementById("kiosk");
@@ -167,8 +166,7 @@
       return;
     }
     var error = outcome.error || {};
-    var code = error.code;
-    if (RECOVERABLE[code] || code === 429 || (typeof code === "number" && code >= 500)) {
+    if (error.transient) {   // the engine says time cures it (and the runtime restarts itself)
       show("reconnecting", "Reconnecting\u2026", "The chat service is out of reach for the " +
         "moment. This screen keeps trying and recovers by itself.", "Reconnecting");
       return;

@@ -72,7 +72,9 @@ def test_a_check_answers_with_its_outcome_and_posts_on_retry_events_in_page_unit
         return ready, answer
 
     ready, answer = run(scenario())
-    assert ready == {"type": "ready"}
+    # callBoundMs: the default policy's 30 s deadline + 8 s attempt + 5 s slack (engage.js
+    # declares a worker dead that stays silent longer than that with calls in flight)
+    assert ready == {"type": "ready", "callBoundMs": 43000}
     assert answer["type"] == "outcome"
     assert answer["id"] == 7
     assert answer["outcome"]["status"] == "Available"
@@ -350,7 +352,7 @@ def test_a_new_init_does_not_cancel_running_checks_but_cancel_still_reaches_them
         first = asyncio.ensure_future(page.send({"type": "check", "id": 1, "params": {}}))
         await settle()
         ready = await page.send({"type": "init", "config": {**CONFIG, "retry": "none"}})
-        assert ready == {"type": "ready"}
+        assert ready == {"type": "ready", "callBoundMs": 21000}  # 8 s deadline, 8 s attempt
         if then_cancel:
             await page.send({"type": "cancel"})
         else:

@@ -141,6 +141,7 @@ def test_network_failures_until_retries_run_out():
             "message": "Failed to fetch (gave up after 4 attempts)",
             "field": None,
             "attempts": 4,
+            "transient": True,
         },
     }
     assert h.retries == [
@@ -332,6 +333,7 @@ def test_cancel_during_a_wait_returns_at_once_and_leaves_no_timer():
             "message": "cancelled by ChatApi.cancel()",
             "field": None,
             "attempts": 1,
+            "transient": True,
         },
         "visitorId": "v",
         "sessionId": "s",

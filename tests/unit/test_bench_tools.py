@@ -106,3 +106,17 @@ def test_a_copied_worker_finds_pyodide_and_the_engine_from_its_new_directory(tmp
     copy_worker(dist, dist / "plain", "../", hook=False)
     assert '"benchHooks": false' in (dist / "plain" / "engage-config.mjs").read_text()
     assert '"snapshot": null' in (dist / "plain" / "engage-config.mjs").read_text()
+
+
+def test_the_soak_reads_the_emulators_memory_before_and_after_each_round():
+    """A tiny soak against a real ``serve`` process: one row per round plus the one before, each
+    with the process's RSS, every check answered 200."""
+    from tools.bench import bench_soak, render
+
+    soak = bench_soak(ROOT, rounds=2, distinct=20, repeated=10, concurrency=4)
+    assert [row["round"] for row in soak["rows"]] == [0, 1, 2]
+    assert all(row["rss"] and row["rss"] > 1_000_000 for row in soak["rows"])
+    assert [row["statuses"] for row in soak["rows"][1:]] == [{"200": 30}, {"200": 30}]
+    text = render({"machine": {"nproc": 1, "loadavg_start": [], "loadavg_end": [],
+                               "chromium": "-"}, "started": "-", "soak": soak})
+    assert all(part in text for part in ("before", "round 2", "(RSS)"))

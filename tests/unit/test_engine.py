@@ -140,6 +140,7 @@ def test_other_error_statuses_finish_at_once(status):
             "field": "appType",
             "internalCode": 5,
             "attempts": 1,
+            "transient": False,  # time cannot cure a status the policy does not retry
         },
     }
 
@@ -166,6 +167,7 @@ def test_retries_run_out_with_a_count_of_attempts():
             "message": "Failed to fetch (gave up after 4 attempts)",
             "field": None,
             "attempts": 4,
+            "transient": True,
         },
         "visitorId": "v",
         "sessionId": "s",
@@ -229,6 +231,7 @@ def test_cancel_from_any_pending_state(state_events):
         "message": "stop",
         "field": None,
         "attempts": len(state_events) and 1,
+        "transient": True,
     }
 
 
