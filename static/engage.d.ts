@@ -80,6 +80,13 @@ export declare namespace EngageWeb {
     visitorId: string;
     pageId: string;
     engagementDetails: EngagementDetails;
+    /**
+     * True when this answer was stored by an earlier page view of the visit and reused, still
+     * within its validity (reuseAnswers); absent for an answer the endpoint just gave.
+     */
+    fromCache?: true;
+    /** With fromCache: how old the reused answer is, in ms. */
+    ageMs?: number;
     [extra: string]: unknown;
   }
 
@@ -254,6 +261,14 @@ export declare namespace EngageWeb {
      * up to 5 min), and may take up to 4x as long on its next tries.
      */
     bootTimeoutMs?: number;
+    /**
+     * Answer a page view's first call for a request from an Available answer an earlier page
+     * view of this visit got, while it is valid (its validForSeconds minus a margin of 60 s or
+     * a tenth; same account, endpoint, request and session); data-reuse-answers; default true.
+     */
+    reuseAnswers?: boolean;
+    /** The oldest a reused answer may be, in ms (data-reuse-max-age-ms); default: its validity. */
+    reuseMaxAgeMs?: number | null;
     onEngagement?: Binding<Outcome>;
     onRetry?: Binding<RetryEvent>;
     onAttempt?: Binding<AttemptEvent>;

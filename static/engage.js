@@ -37,10 +37,16 @@
  *     bootTimeoutMs (default 45 s), fails, or stops answering is replaced, with backoff; the
  *     calls it held end with a `runtime` Error (see "the runtime" below).
  *
+ *   - A visit is not a page view: an Available answer the engine says may be reused (within its
+ *     validForSeconds, minus a margin) answers a later page view's first call for the same
+ *     request in the same session at once, with `fromCache: true` and `ageMs` (see "answers
+ *     reused" below; reuseAnswers: false turns it off, reuseMaxAgeMs caps the age).
+ *
  * Options come from the tag's data-* attributes (data-account-id, data-endpoint or
- * data-domain-api, data-retry-preset, data-method-override, data-debug, data-boot-timeout-ms)
- * or from ChatApi.init({accountId, endpoint, domainApi, retry, methodOverride, debug,
- * bootTimeoutMs, ...}). With only an
+ * data-domain-api, data-retry-preset, data-method-override, data-debug, data-boot-timeout-ms,
+ * data-reuse-answers, data-reuse-max-age-ms) or from ChatApi.init({accountId, endpoint,
+ * domainApi, retry, methodOverride, debug, bootTimeoutMs, reuseAnswers, reuseMaxAgeMs, ...}).
+ * With only an
  * account id, LivePerson's Domain API (https://api.liveperson.net) names where its App Engagement
  * API lives; an endpoint skips that look-up.
  * Types: engage.d.ts. Python callbacks on PyScript pages: engage_web/browser/page.py.
@@ -73,7 +79,8 @@
   // -- state ---------------------------------------------------------------------------------
 
   var config = { endpoint: null, domainApi: null, accountId: null, retry: null,
-    methodOverride: false, debug: false, bootTimeoutMs: BOOT_TIMEOUT_MS };
+    methodOverride: false, debug: false, bootTimeoutMs: BOOT_TIMEOUT_MS,
+    reuseAnswers: true, reuseMaxAgeMs: null };
   var bindings = { onEngagement: [], onRetry: [], onAttempt: [], onReady: [] };
   var pending = new Map();   // call id -> {kind, resolve, madeAt, posted (handed to the worker)}
   var backlog = [];          // calls waiting for a runtime (none configured yet, or booting)
@@ -83,6 +90,10 @@
   var ready = false;         // a worker is up and configured
   var failure = null;        // the Error outcome calls get while the runtime is down or misconfigured
   var lastId = 0;
+  var reuse = {
+    tried: new Set(),        // requests (base keys) this page view has looked up already
+    asked: new Map(),        // reuseKey sent to the worker -> its base key
+  };
   var sessions = { vid: storage("localStorage"), sid: storage("sessionStorage") };
   var runtime = {
     worker: null,            // the current Worker, if any
@@ -365,7 +376,8 @@
 
   function workerConfig(cachedBase) {
     var out = { endpoint: config.endpoint, domainApi: config.domainApi,
-      accountId: config.accountId, retry: config.retry, methodOverride: config.methodOverride };
+      accountId: config.accountId, retry: config.retry, methodOverride: config.methodOverride,
+      reuseAnswers: config.reuseAnswers, reuseMaxAgeMs: config.reuseMaxAgeMs };
     if (cachedBase) out.cachedBase = cachedBase;
     return out;
   }
@@ -525,6 +537,8 @@
       emit("onAttempt", message.event);
     } else if (message.type === "base") {
       storeBase(message);
+    } else if (message.type === "reusable") {
+      storeAnswer(message);
     } else if (message.type === "engagement") {   // from a watch: the outcome changed
       remember(message.outcome);
       emit("onEngagement", message.outcome);
@@ -624,7 +638,7 @@
   function quote(text) { return nativeStringify.call(JSON, String(text)); }
 
   /** Queue a call to the worker; resolves with its answer (never rejects). */
-  function call(kind, message) {
+  function call(kind, message, extra) {
     return new Promise(function (resolve) {
       var id = ++lastId;
       pending.set(id, { kind: kind, resolve: resolve, madeAt: clock(), posted: false });
@@ -641,6 +655,7 @@
         return;
       }
       data.id = id;
+      if (extra) Object.keys(extra).forEach(function (key) { data[key] = extra[key]; });
       send(data);
     });
   }
@@ -648,7 +663,23 @@
   // -- the public API ------------------------------------------------------------------------
 
   function getEngagement(params) {
-    return call("check", { type: "check", params: params === undefined ? {} : params });
+    var message = { type: "check", params: params === undefined ? {} : params };
+    var base = reuseBase(message.params);
+    if (base === null) return call("check", message);
+    var stored = !reuse.tried.has(base) && storedAnswer(base);
+    reuse.tried.add(base);   // a page view's first call may reuse; later ones ask again
+    if (stored) {
+      return Promise.resolve().then(function () {
+        remember(stored);
+        emit("onEngagement", stored);
+        return copy(stored);
+      });
+    }
+    var reuseKey = "r" + hash(base);
+    reuse.asked.delete(reuseKey);
+    reuse.asked.set(reuseKey, base);
+    if (reuse.asked.size > REUSE_KEEP) reuse.asked.delete(reuse.asked.keys().next().value);
+    return call("check", message, { reuseKey: reuseKey });
   }
 
   /**
@@ -689,6 +720,115 @@
         sendSoon();
         armWait();
       }
+    });
+  }
+
+  // -- answers reused within their validity ------------------------------------------------
+  //
+  // The engine (engage_web/reuse.py) decides which answers a later page view of this visit may
+  // reuse and until when: it sends {type: "reusable", key, expiresAt, outcome} for a check that
+  // carried a reuseKey. The page stores that in sessionStorage, under the request (where, account,
+  // reuseMaxAgeMs, the params as JSON) and the session the answer belongs to, and looks it up by
+  // key and expiry only. A page view's first call for a request whose stored answer has not
+  // expired, in the session stored now, resolves at once with it plus `fromCache: true` and
+  // `ageMs`; its later calls for that request ask the endpoint again. Nothing is looked up or
+  // offered when reuseAnswers is false. At most REUSE_KEEP answers are kept.
+
+  var REUSE_PREFIX = "engage-web:answer:";
+  var REUSE_KEEP = 16;
+  var REUSE_MAX_TEXT = 65536;   // an answer larger than this is not stored
+
+  /** The request part of a reuse key, or null when this call may not reuse or offer. */
+  function reuseBase(params) {
+    if (!config.reuseAnswers || !config.accountId || failure && failure.error.code !== "runtime") {
+      return null;
+    }
+    try {
+      return toJson([where(), String(config.accountId), config.reuseMaxAgeMs, params]);
+    } catch (err) {
+      return null;   // not JSON data: call() answers with the 400
+    }
+  }
+
+  /** The whole key: the request and the visitor session. */
+  function reuseText(base, vid, sid) { return base + "|" + vid + "|" + sid; }
+
+  /** A short, stable hash of text (53-bit cyrb53), for storage keys and the worker's reuseKey. */
+  function hash(text) {
+    var h1 = 0xdeadbeef, h2 = 0x41c6ce57;
+    for (var i = 0; i < text.length; i++) {
+      var c = text.charCodeAt(i);
+      h1 = Math.imul(h1 ^ c, 2654435761);
+      h2 = Math.imul(h2 ^ c, 1597334677);
+    }
+    h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+    h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+    return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36);
+  }
+
+  /** The stored answer for this request in the current session, with its age, or null. */
+  function storedAnswer(base) {
+    var session = storedSession();
+    if (!session.vid || !session.sid) return null;
+    var text = reuseText(base, session.vid, session.sid);
+    var record = readAnswer(REUSE_PREFIX + hash(text));
+    if (!record || record.key !== text || record.expiresAt <= Date.now()) return null;
+    var outcome = record.outcome;
+    outcome.fromCache = true;
+    outcome.ageMs = Math.max(0, Date.now() - record.storedAt);
+    debug("answered from the answer stored " + seconds(outcome.ageMs) + " ago");
+    return outcome;
+  }
+
+  /** A stored record, or null when it is missing or not one this file wrote. */
+  function readAnswer(key) {
+    try {
+      var record = JSON.parse(sessions.sid.getItem(key) || "null");
+      if (record && typeof record.key === "string" && typeof record.expiresAt === "number" &&
+          typeof record.storedAt === "number" && record.outcome &&
+          record.outcome.status === "Available") {
+        return record;
+      }
+    } catch (err) {
+      debug("a stored answer could not be read:", err);
+    }
+    return null;
+  }
+
+  /** Store what the engine offered, under the session the answer belongs to. */
+  function storeAnswer(message) {
+    var base = reuse.asked.get(message.key);
+    var outcome = message.outcome;
+    if (base === undefined || !outcome || typeof outcome.visitorId !== "string" ||
+        typeof outcome.sessionId !== "string" || typeof message.expiresAt !== "number") {
+      return;
+    }
+    var text = reuseText(base, outcome.visitorId, outcome.sessionId);
+    var record = toJson({ key: text, storedAt: Date.now(), expiresAt: message.expiresAt,
+      outcome: outcome });
+    if (record.length > REUSE_MAX_TEXT) return;
+    try {
+      pruneAnswers();
+      sessions.sid.setItem(REUSE_PREFIX + hash(text), record);
+    } catch (err) {
+      debug("could not store the answer for reuse:", err);
+    }
+  }
+
+  /** Drop expired or unreadable answers, and the oldest beyond REUSE_KEEP - 1. */
+  function pruneAnswers() {
+    var kept = [];
+    var now = Date.now();
+    for (var i = sessions.sid.length - 1; i >= 0; i--) {
+      var key = sessions.sid.key(i);
+      if (!key || key.indexOf(REUSE_PREFIX) !== 0) continue;
+      var record = readAnswer(key);
+      if (!record || record.expiresAt <= now) sessions.sid.removeItem(key);
+      else kept.push({ key: key, storedAt: record.storedAt });
+    }
+    kept.sort(function (a, b) { return a.storedAt - b.storedAt; });
+    kept.slice(0, Math.max(0, kept.length - (REUSE_KEEP - 1))).forEach(function (old) {
+      sessions.sid.removeItem(old.key);
     });
   }
 
@@ -1230,6 +1370,8 @@
     if (options.methodOverride !== undefined) config.methodOverride = !!options.methodOverride;
     if (options.debug !== undefined) config.debug = !!options.debug;
     if (options.bootTimeoutMs !== undefined) setBootTimeout(options.bootTimeoutMs);
+    if (options.reuseAnswers !== undefined) config.reuseAnswers = options.reuseAnswers;
+    if (options.reuseMaxAgeMs !== undefined) config.reuseMaxAgeMs = options.reuseMaxAgeMs;
     EVENTS.forEach(function (event) {
       if (options[event] !== undefined) bind(event, options[event]);
     });
@@ -1303,6 +1445,11 @@
   if (data.methodOverride !== undefined) fromTag.methodOverride = data.methodOverride !== "false";
   if (data.debug !== undefined) fromTag.debug = data.debug !== "false";
   if (data.bootTimeoutMs !== undefined) fromTag.bootTimeoutMs = data.bootTimeoutMs;
+  if (data.reuseAnswers !== undefined) fromTag.reuseAnswers = data.reuseAnswers !== "false";
+  if (data.reuseMaxAgeMs !== undefined) {
+    var cap = Number(data.reuseMaxAgeMs);
+    fromTag.reuseMaxAgeMs = data.reuseMaxAgeMs === "" || !isFinite(cap) ? data.reuseMaxAgeMs : cap;
+  }
   if (fromTag.endpoint || fromTag.domainApi || fromTag.accountId) init(fromTag);
   else {
     if (fromTag.debug) config.debug = true;
