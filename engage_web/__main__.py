@@ -1,4 +1,4 @@
-"""``python3 -m engage_web``: the command line (``serve``, ``check``); see ``engage_web.cli``.
+"""``python3 -m engage_web``: the command line (``serve``, ``check``), ``engage_web.cpython.cli``.
 
 Example::
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from engage_web.cli import main
+from engage_web.cpython.cli import main
 
 __all__ = ["main"]
 

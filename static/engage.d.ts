@@ -184,7 +184,7 @@ export declare namespace EngageWeb {
   /**
    * Retry options (camelCase, milliseconds). A preset ("default", "liveperson", "none") is the
    * base; other keys override it. The engine's own names in seconds are documented in
-   * engage_web/retry.py.
+   * engage_web/core/retry.py.
    */
   interface RetryOptions {
     preset?: "default" | "liveperson" | "none";
@@ -211,7 +211,7 @@ export declare namespace EngageWeb {
     retryMalformed?: boolean;
   }
 
-  /** Options of `watch`, in milliseconds (the engine's WatchPolicy in engage_web/watch.py). */
+  /** Options of `watch`, in milliseconds (the engine's WatchPolicy in engage_web/driver/watch.py). */
   interface WatchOptions {
     /** Re-check at least this often (default 60000). */
     intervalMs?: number;

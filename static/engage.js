@@ -725,7 +725,7 @@
 
   // -- answers reused within their validity ------------------------------------------------
   //
-  // The engine (engage_web/reuse.py) decides which answers a later page view of this visit may
+  // The engine (engage_web/core/reuse.py) decides which answers a later page view of this visit may
   // reuse and until when: it sends {type: "reusable", key, expiresAt, outcome} for a check that
   // carried a reuseKey. The page stores that in sessionStorage, under the request (where, account,
   // reuseMaxAgeMs, the params as JSON) and the session the answer belongs to, and looks it up by

@@ -23,9 +23,9 @@ import json
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
-from engage_web.emulator.seed import seed_engagement_details, seed_request
-from engage_web.errors import AttemptTimeout, NetworkError
-from engage_web.transport import HttpRequest, HttpResponse
+from engage_web.core.errors import AttemptTimeout, NetworkError
+from engage_web.core.transport import HttpRequest, HttpResponse
+from engage_web.cpython.emulator.seed import seed_engagement_details, seed_request
 
 T = TypeVar("T")
 

@@ -1,7 +1,7 @@
 """Hypothesis strategies for requests and report bodies, built from the SDE catalogue.
 
 Shared by the validation property tests and the emulator's fuzz tests, so they live here and are
-driven by ``engage_web.sde`` (a field added to the catalogue is generated automatically).
+driven by ``engage_web.core.sde`` (a field added to the catalogue is generated automatically).
 
 - ``valid_requests()``: ``getEngagement`` request objects that must validate, in every accepted
   input form (JSON-string ``appDetails``/``engagementAttributes``, comma-delimited
@@ -30,7 +30,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from engage_web.sde import (
+from engage_web.core.sde import (
     APP_DETAILS,
     DATE_SPEC,
     JS_SAFE_INT,

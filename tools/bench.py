@@ -24,8 +24,8 @@ nothing here asserts a timing, it reports. Sections:
 6. Emulator soak: ``python -m engage_web serve`` in its own process, then rounds of checks with
    100 SDEs each, new visitors (a session each) and one session checked again and again; the
    process's resident memory (RSS) before and after each round, side by side. Its stores are
-   bounded (``engage_web/emulator/limits.py``): memory grows until the caps are reached, then
-   stays flat.
+   bounded (``engage_web/cpython/emulator/limits.py``): memory grows until the caps are
+   reached, then stays flat.
 
 The scenario answers Available on the first check (``warmUp = 0``) so every variant makes
 exactly one request. Bench pages live in ``tools/bench_pages/`` and are copied to
@@ -58,8 +58,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from engage_web.session import Session
-from engage_web.wire import session_url
+from engage_web.core.session import Session
+from engage_web.core.wire import session_url
 from tools.chromium import CHROMIUM, CHROMIUM_ARGS, launch
 from tools.worker_config import CONFIG_FILE, worker_config
 
@@ -141,7 +141,7 @@ def _ratio(top: float | None, bottom: float | None) -> float | None:
 
 def bench_scenario() -> Any:
     """The default scenario with no warm-up: the first check of a session answers Available."""
-    from engage_web.emulator.scenario import load_scenario
+    from engage_web.cpython.emulator.scenario import load_scenario
 
     base = load_scenario()
     accounts = {k: dataclasses.replace(a, warm_up=0) for k, a in base.accounts.items()}
@@ -200,7 +200,7 @@ def _dispatch(minimal: Any, main_app: Any) -> Any:
 
 def throughput_app() -> Any:
     """The emulator (bench scenario) plus the minimal route on one server (a uvicorn factory)."""
-    from engage_web.emulator.app import create_app
+    from engage_web.cpython.emulator.app import create_app
 
     return _dispatch(_minimal_app(), create_app(bench_scenario()))
 

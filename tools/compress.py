@@ -6,7 +6,7 @@ big files at the best settings, so the build does it once: brotli at quality 11 
 decode fastest for the fewest bytes) and gzip at level 9 for clients without brotli. A static
 server then picks the copy the ``Accept-Encoding`` header allows and sends it with
 ``Content-Encoding`` and ``Vary: Accept-Encoding`` (the demo server does, see
-``engage_web/emulator/static.py``; the README shows nginx and CDN settings)::
+``engage_web/cpython/emulator/static.py``; the README shows nginx and CDN settings)::
 
     >>> worth_compressing(Path("pyodide.asm.wasm"), 9_598_218)
     True

@@ -25,9 +25,9 @@ from typing import Any
 
 import uvicorn
 
-from engage_web.emulator.app import create_app, loopback_origins
-from engage_web.emulator.scenario import Scenario
-from engage_web.emulator.server import server_config
+from engage_web.cpython.emulator.app import create_app, loopback_origins
+from engage_web.cpython.emulator.scenario import Scenario
+from engage_web.cpython.emulator.server import server_config
 
 __all__ = ["ServerThread", "create_dev_app", "serve"]
 

@@ -8,7 +8,7 @@
       engage-worker.mjs    the module Worker that runs the engine in Pyodide
       engage-config.mjs    what the build tells the worker: where Pyodide is, which snapshot
       engage.d.ts          TypeScript declarations of the page API
-      engage_web.zip       the engine (+ engage_web/browser), unpacked into Pyodide's file system
+      engage_web.zip       core/, driver/, browser/ of engage_web, unpacked into Pyodide's files
       engage-snapshot-<key>.bin      the Pyodide memory snapshot the worker boots from
       engage-snapshot.json           what that snapshot was made from (tools/snapshot.py)
       index.html, kiosk.html, embed.html, demo/, kiosk/   the pages (tools/pages.py)
@@ -46,12 +46,13 @@ from pathlib import Path
 
 from tools.compress import compress_tree
 from tools.integrity import worker_integrity
+from tools.layout import runs_in_browser
 from tools.pages import render as render_pages
 from tools.python_package import ensure_wheel
 from tools.snapshot import SnapshotError, SnapshotInfo, ensure_snapshot, load_manifest
 from tools.worker_config import CONFIG_FILE, worker_config
 
-__all__ = ["ENGINE_EXCLUDES", "PYODIDE_FILES", "build", "engine_files", "loaded_by_worker"]
+__all__ = ["PYODIDE_FILES", "build", "engine_files", "loaded_by_worker"]
 
 #: The Pyodide core files ``loadPyodide`` fetches (the npm package ships no wheels).
 PYODIDE_FILES = (
@@ -62,9 +63,6 @@ PYODIDE_FILES = (
     "pyodide-lock.json",
     "package.json",
 )
-
-#: Parts of the package that never run in the browser (CPython-only servers and tools).
-ENGINE_EXCLUDES = ("emulator/", "cli.py", "stdlib_transport.py", "__main__.py")
 
 #: Our own files copied from static/ as they are (the worker learns the rest from
 #: engage-config.mjs, which the build writes: tools/worker_config.py).
@@ -199,14 +197,15 @@ def pyscript_config(cdn: str | None = None, public_path: str = "/") -> bytes:
 def engine_files(package: Path) -> Iterator[tuple[str, Path]]:
     """Yield ``(archive name, path)`` for every engine file that belongs in the browser bundle.
 
-    Python sources and data files (``.json``, ``.toml``) of ``engage_web``, without the parts
-    listed in :data:`ENGINE_EXCLUDES` and without caches.
+    Python sources and data files (``.json``, ``.toml``) of ``engage_web`` that the layout says
+    run in the browser (``tools/layout.py``: everything but the CPython wing and ``__main__``),
+    without caches.
     """
     for path in sorted(package.rglob("*")):
         rel = path.relative_to(package).as_posix()
         if not path.is_file() or "__pycache__" in rel or path.suffix not in _ENGINE_SUFFIXES:
             continue
-        if any(rel == ex or (ex.endswith("/") and rel.startswith(ex)) for ex in ENGINE_EXCLUDES):
+        if not runs_in_browser(rel):
             continue
         yield f"engage_web/{rel}", path
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from engage_web.emulator.seed import seed_request
+from engage_web.cpython.emulator.seed import seed_request
 from tools.python_package import project_version, wheel_name
 
 __all__ = ["ASSET_DIRS", "PAGES", "SEED_EXAMPLE", "render"]

@@ -65,8 +65,8 @@ sys.path.insert(0, "/engage")
 import asyncio, json, random
 import pyodide.http
 import engage_web.browser.worker
-import engage_web.api
-import engage_web.retry
+import engage_web.driver.api
+import engage_web.core.retry
 import engage_web.browser.pyfetch_transport
 """
 
@@ -280,7 +280,7 @@ def _maker_app(dist: Path, source: str, received: dict[str, bytes]) -> Any:
     from starlette.responses import HTMLResponse, JSONResponse, Response
     from starlette.routing import Mount, Route
 
-    from engage_web.emulator.static import StaticSite
+    from engage_web.cpython.emulator.static import StaticSite
 
     async def page(request: Request) -> Response:
         return HTMLResponse(_MAKER_PAGE.replace("JOB", "maker"))

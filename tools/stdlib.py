@@ -66,7 +66,7 @@ for name in sorted(NAMES):
 
 import asyncio
 from engage_web.browser.worker import WorkerHost
-from engage_web.transport import HttpResponse
+from engage_web.core.transport import HttpResponse
 
 JSON = {"content-type": "application/json"}
 DETAILS = {"campaignId": "1", "engagementId": "2", "contextId": "1", "windowId": "3",
@@ -127,8 +127,8 @@ except ValueError:
 
 from js import location   # the browser transport itself: an answer, and a refused connection
 from engage_web.browser.pyfetch_transport import pyfetch_transport
-from engage_web.errors import TransportError
-from engage_web.transport import HttpRequest
+from engage_web.core.errors import TransportError
+from engage_web.core.transport import HttpRequest
 await pyfetch_transport(HttpRequest("GET", location.origin + "/__snapshot/ping"), 5.0)
 try:
     await pyfetch_transport(HttpRequest("POST", "http://127.0.0.1:9/", {}, "{}"), 5.0)

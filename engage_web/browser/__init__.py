@@ -1,7 +1,8 @@
-"""engage-web in the browser: the pieces that only make sense inside Pyodide.
+"""The browser wing: the pieces that only make sense inside Pyodide, and the only folder that
+may import ``js`` or ``pyodide``.
 
-- :mod:`engage_web.browser.pyfetch_transport`: the engine's transport over ``pyodide.http.pyfetch``
-  (the default transport when the engine runs in Pyodide).
+- :mod:`engage_web.browser.pyfetch_transport`: the transport over ``pyodide.http.pyfetch``,
+  which the worker (and ``engage_web.ChatApi`` in Pyodide) hands to the driver.
 - :mod:`engage_web.browser.worker`: the Python side of ``engage-worker.mjs``, the Web Worker the
   one-tag embed (``engage.js``) starts; JSON text in, JSON text out.
 - :mod:`engage_web.browser.page`: for PyScript pages, bind Python callbacks to

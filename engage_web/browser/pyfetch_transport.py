@@ -1,12 +1,13 @@
 """The engine's transport in the browser: one HTTP exchange over ``pyodide.http.pyfetch``.
 
-The engine picks this transport by itself when it runs in Pyodide (``sys.platform ==
-"emscripten"``); it honours the transport contract of ``engage_web.transport``: send once, return
-any HTTP answer (4xx and 5xx included) as an :class:`HttpResponse`, raise ``AttemptTimeout`` or
-``NetworkError`` otherwise, and abort the request when the awaiting task is cancelled::
+The browser's composition roots hand it to the engine (the worker entry, ``browser/worker.py``;
+``engage_web.ChatApi`` in Pyodide). It honours the contract of ``engage_web.core.transport``:
+send once, return any HTTP answer (4xx and 5xx included) as an :class:`HttpResponse`, raise
+``AttemptTimeout`` or ``NetworkError`` otherwise, and abort the request when the awaiting task is
+cancelled::
 
     from engage_web.browser.pyfetch_transport import pyfetch_transport
-    from engage_web.transport import HttpRequest
+    from engage_web.core.transport import HttpRequest
 
     response = await pyfetch_transport(HttpRequest("GET", "http://127.0.0.1:8000/"), 5.0)
     response.status, response.header("content-type")
@@ -30,8 +31,8 @@ import sys
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
-from engage_web.errors import AttemptTimeout, NetworkError, RedirectRefused, TransportError
-from engage_web.transport import HttpRequest, HttpResponse
+from engage_web.core.errors import AttemptTimeout, NetworkError, RedirectRefused, TransportError
+from engage_web.core.transport import HttpRequest, HttpResponse
 
 __all__ = ["classify_failure", "pyfetch_transport"]
 
@@ -124,7 +125,7 @@ async def pyfetch_transport(
     if fetch is None or make_signal is None:
         raise RuntimeError(
             "pyfetch_transport needs Pyodide (pyodide.http.pyfetch); under CPython use "
-            "engage_web.stdlib_transport or pass transport= to ChatApi"
+            "engage_web.cpython.stdlib_transport or pass transport= to ChatApi"
         )
     signal = make_signal(timeout)
     options: dict[str, Any] = {

@@ -27,7 +27,7 @@ the engine's session store) and the base the Domain API named (``cachedBase`` in
 worker posts ``{"type": "base", "base", "resolvedAt"}`` whenever it resolves or forgets one).
 Besides ``retry`` and ``engagement``, Python posts ``{"type": "attempt", "event"}`` before each
 request (``onAttempt``: the request line LivePerson receives), and after a check whose answer
-a later page view may reuse (``engage_web.reuse``), ``{"type": "reusable", "key" (the check's
+a later page view may reuse (``engage_web.core.reuse``), ``{"type": "reusable", "key" (the check's
 ``reuseKey``, the page's own), "expiresAt" (epoch ms), "outcome"}``.
 
 It runs under CPython too (tests pass a fake transport and collect what would be posted)::
@@ -48,11 +48,15 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from engage_web import jsontext
-from engage_web.domain import MemoryBaseCache, ResolvedBase
-from engage_web.errors import ConfigError
-from engage_web.reuse import ReusePolicy
-from engage_web.session import MemorySessionStore, Session
+from engage_web.browser.pyfetch_transport import pyfetch_transport
+from engage_web.core import jsontext
+from engage_web.core.domain import MemoryBaseCache, ResolvedBase
+from engage_web.core.errors import ConfigError
+from engage_web.core.reuse import ReusePolicy
+from engage_web.core.session import MemorySessionStore, Session
+from engage_web.core.text import camel as _camel
+from engage_web.core.text import shown
+from engage_web.core.text import snake as _snake
 
 __all__ = [
     "WorkerHost",
@@ -66,7 +70,6 @@ __all__ = [
 
 _KINDS = "init, check, report, cancel, watch or unwatch"
 _ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
-_CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
 
 # JS retry options given in milliseconds, and the engine option each one sets (in seconds).
 _MS_OPTIONS = {
@@ -93,18 +96,8 @@ _PLAIN_OPTIONS = (
 )
 
 
-def _snake(name: str) -> str:
-    return _CAMEL.sub(lambda m: "_" + m.group(1).lower(), name)
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part[:1].upper() + part[1:] for part in rest)
-
-
 def _show(value: object) -> str:
-    text = json.dumps(value) if value is None or isinstance(value, bool | int | float) else None
-    return text or repr(value)[:60]
+    return shown(value, as_json=True)
 
 
 def _seconds(name: str, value: object, group: str = "retry") -> float:
@@ -247,7 +240,7 @@ def _session(ids: object) -> Session | None:
 
 def _error(code: int | str, message: str, field: str | None = None) -> dict[str, Any]:
     """An Error outcome made here: a configuration or a message the page got wrong, which time
-    never cures (``transient`` is false; ``engage_web.outcome.is_transient``)."""
+    never cures (``transient`` is false; ``engage_web.core.outcome.is_transient``)."""
     error = {"code": code, "message": message, "field": field, "transient": False}
     return {"status": "Error", "error": error}
 
@@ -265,7 +258,7 @@ def call_bound_ms(policy: Any) -> int:
     cached base (``ChatApi`` asks the Domain API again). The page declares the worker dead when
     it stays silent longer than this while calls are in flight (``engage.js``)::
 
-        >>> from engage_web.retry import RetryPolicy
+        >>> from engage_web.core.retry import RetryPolicy
         >>> call_bound_ms(RetryPolicy.preset("default"))
         43000
     """
@@ -306,7 +299,8 @@ class WorkerHost:
     """Holds the engine for one worker and answers the facade's messages.
 
     ``post`` sends JSON text to the page (``js.postMessage`` in the worker); ``transport`` and
-    ``clock`` are handed to ``ChatApi`` (tests pass fakes; ``None`` means pyfetch and asyncio)::
+    ``clock`` are handed to ``ChatApi``: this is the browser's composition root, so the transport
+    is ``pyfetch`` unless a test passes a fake (``None`` for ``clock`` means asyncio's)::
 
         host = WorkerHost(post=js.postMessage)
         answer = await host.handle('{"type": "check", "id": 1, "params": {}}')
@@ -316,7 +310,7 @@ class WorkerHost:
         self,
         post: Callable[[str], object],
         *,
-        transport: Any = None,
+        transport: Any = pyfetch_transport,
         clock: Any = None,
     ) -> None:
         self._post = post
@@ -375,8 +369,8 @@ class WorkerHost:
         return json.dumps({"type": "failed", "error": problem["error"]})
 
     def _init(self, config: object) -> dict[str, Any]:
-        from engage_web.api import ChatApi  # the engine, imported once the runtime is up
-        from engage_web.retry import RetryPolicy
+        from engage_web.core.retry import RetryPolicy
+        from engage_web.driver.api import ChatApi  # the engine, imported once the runtime is up
 
         try:
             if not isinstance(config, Mapping):
@@ -424,7 +418,7 @@ class WorkerHost:
 
     def _watch(self, message: Mapping[str, Any]) -> None:
         """Start (or restart) the page's watch: outcomes are posted as they change."""
-        from engage_web.watch import WatchPolicy
+        from engage_web.driver.watch import WatchPolicy
 
         self._unwatch()
         if self._api is None or self._make_api is None:
@@ -484,7 +478,7 @@ class WorkerHost:
 
     def _offer_reuse(self, key: object, outcome: Mapping[str, Any]) -> None:
         """Tell the page it may answer the same request of the same visit with ``outcome``
-        until the time the reuse policy allows (engage_web.reuse); the page keys it itself."""
+        until the time the reuse policy allows (engage_web.core.reuse); the page keys it itself."""
         if not isinstance(key, str) or not key or len(key) > 200 or self._api is None:
             return
         expires = self._reuse.expires_at(outcome, self._api.clock.time())

@@ -23,8 +23,8 @@ from typing import Any
 
 import httpx
 
-from engage_web.emulator.app import create_app
-from engage_web.emulator.seed import seed_request
+from engage_web.cpython.emulator.app import create_app
+from engage_web.cpython.emulator.seed import seed_request
 from tests.browser.conftest import BOOT_TIMEOUT_MS, Emulator, Probe
 from tools.devserver import ServerThread
 

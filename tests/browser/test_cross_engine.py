@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from engage_web.emulator.seed import seed_request
+from engage_web.cpython.emulator.seed import seed_request
 from tests.browser.engines import (  # the fixtures: engine, engine_server, selenium_engines
     ICON,
     EngineSession,

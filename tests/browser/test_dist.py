@@ -77,48 +77,54 @@ def test_the_pages_are_rendered_into_dist(dist: Path):
 
 
 def test_the_engine_bundle_holds_only_what_runs_in_the_browser(dist: Path):
-    """engage_web.zip has the engine and engage_web/browser, never the emulator or CLI."""
+    """engage_web.zip has the core, the driver and the browser wing, never the CPython wing."""
     names = zipfile.ZipFile(dist / "engage_web.zip").namelist()
     for needed in (
         "engage_web/__init__.py",
-        "engage_web/api.py",
-        "engage_web/engine.py",
-        "engage_web/validation.py",
+        "engage_web/driver/api.py",
+        "engage_web/core/engine.py",
+        "engage_web/core/validation.py",
         "engage_web/browser/worker.py",
         "engage_web/browser/pyfetch_transport.py",
         "engage_web/browser/page.py",
     ):
         assert needed in names, needed
     for name in names:
-        assert not name.startswith("engage_web/emulator/"), name
+        assert not name.startswith("engage_web/cpython/emulator/"), name
         assert name not in (
-            "engage_web/cli.py",
-            "engage_web/stdlib_transport.py",
+            "engage_web/cpython/cli.py",
+            "engage_web/cpython/stdlib_transport.py",
             "engage_web/__main__.py",
         ), name
         assert "__pycache__" not in name
 
 
-def test_engine_files_follow_the_exclusions(tmp_path: Path):
-    """engine_files skips the CPython-only parts and caches, and keeps data files."""
+def test_engine_files_follow_the_layout(tmp_path: Path):
+    """engine_files ships what the layout says runs in the browser (core, driver, the browser
+    wing, ``__init__``), data files included; never the CPython wing, ``__main__``, a module
+    outside the layout's folders, or caches."""
     package = tmp_path / "engage_web"
     for rel in (
         "__init__.py",
-        "data.json",
-        "cli.py",
         "__main__.py",
-        "stdlib_transport.py",
-        "emulator/app.py",
+        "stray.py",
+        "core/data.json",
+        "core/engine.py",
+        "driver/api.py",
+        "cpython/cli.py",
+        "cpython/emulator/app.py",
         "browser/worker.py",
-        "__pycache__/api.cpython-311.pyc",
-        "notes.txt",
+        "core/__pycache__/engine.cpython-311.pyc",
+        "core/notes.txt",
     ):
         (package / rel).parent.mkdir(parents=True, exist_ok=True)
         (package / rel).write_text("x")
     assert [name for name, _ in engine_files(package)] == [
         "engage_web/__init__.py",
         "engage_web/browser/worker.py",
-        "engage_web/data.json",
+        "engage_web/core/data.json",
+        "engage_web/core/engine.py",
+        "engage_web/driver/api.py",
     ]
 
 

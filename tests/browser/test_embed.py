@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from engage_web.emulator.seed import seed_engagement_details, seed_request
+from engage_web.cpython.emulator.seed import seed_engagement_details, seed_request
 from tests.browser.conftest import Emulator, Probe, closed_port, embed_page, write_artifact
 
 pytestmark = pytest.mark.browser

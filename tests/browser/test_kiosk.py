@@ -1,8 +1,8 @@
 """The kiosk page (dist/kiosk.html): a chat button only while an agent is available, for days.
 
 The kiosk watches availability with ``ChatApi.watch`` (the facade's watch of the engine's
-``engage_web.watch``). Tests use a 1 s interval so every change is seen within a second or two,
-and wait on what the screen shows, never on sleeps.
+``engage_web.driver.watch``). Tests use a 1 s interval so every change is seen within a second
+or two, and wait on what the screen shows, never on sleeps.
 """
 
 from __future__ import annotations

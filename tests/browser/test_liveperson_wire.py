@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from engage_web.emulator.seed import seed_request
+from engage_web.cpython.emulator.seed import seed_request
 from tests.browser.conftest import Emulator, Probe, embed_page
 
 pytestmark = pytest.mark.browser

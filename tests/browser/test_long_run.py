@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from engage_web.emulator.app import create_app
+from engage_web.cpython.emulator.app import create_app
 from tests.browser.conftest import Probe, embed_page, write_artifact
 from tests.browser.hardening import InFlight, OutageServer
 

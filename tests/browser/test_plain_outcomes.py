@@ -3,7 +3,7 @@
 An endpoint (or anything between it and the page) answers an Available body whose objects carry
 ``__proto__``, ``constructor``, ``toString``, ``valueOf`` and ``hasOwnProperty`` keys, at the top
 and nested. Kept as own keys, ``Object.assign({}, outcome)`` would take a prototype the server
-chose and ``'' + outcome`` would throw. The engine drops them (``engage_web.outcome.plain_data``;
+chose and ``'' + outcome`` would throw. The engine drops them (``core/outcome.py``, ``plain_data``;
 unit tests in ``tests/unit/test_plain_data.py``); here the page does what page code does with an
 outcome: assign, spread, print, stringify.
 """
@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from engage_web.emulator.seed import seed_engagement_details
+from engage_web.cpython.emulator.seed import seed_engagement_details
 from tests.browser.conftest import Probe, embed_page
 
 pytestmark = pytest.mark.browser

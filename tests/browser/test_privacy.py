@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from engage_web.api import ChatApi
-from engage_web.errors import ConfigError
+from engage_web import ChatApi
+from engage_web.core.errors import ConfigError
 from tests.browser.conftest import embed_page
 from tests.browser.hardening import RECORD_EVENTS, SEED_PARAMS, SharedPage
 

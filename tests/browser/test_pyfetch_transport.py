@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from engage_web.browser.pyfetch_transport import classify_failure, pyfetch_transport
-from engage_web.errors import AttemptTimeout, NetworkError, RedirectRefused
-from engage_web.transport import HttpRequest, HttpResponse
+from engage_web.core.errors import AttemptTimeout, NetworkError, RedirectRefused
+from engage_web.core.transport import HttpRequest, HttpResponse
 
 REQUEST = HttpRequest(
     "POST",

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from engage_web.emulator.app import create_app
+from engage_web.cpython.emulator.app import create_app
 from tests.browser.conftest import embed_page
 from tests.browser.hardening import RECORD_EVENTS, SharedPage
 from tools.devserver import ServerThread

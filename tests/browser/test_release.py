@@ -103,7 +103,7 @@ def test_the_npm_package_holds_the_embed_and_nothing_of_the_demo(npm_site: Path)
 def test_a_page_served_from_node_modules_answers_available(browser: Any, npm_site: Path):
     """The site serves ``node_modules/engage-web/`` as installed; a page with the tag pinned by
     integrity.json gets Available, and the worker boots from the package's snapshot."""
-    from engage_web.emulator.app import create_app
+    from engage_web.cpython.emulator.app import create_app
     from tools.devserver import ServerThread
 
     package = npm_site / "node_modules" / "engage-web"

@@ -18,8 +18,8 @@ from engage_web.browser.worker import (
     retry_event_to_js,
     retry_options_from_js,
 )
-from engage_web.errors import ConfigError
-from engage_web.transport import HttpResponse
+from engage_web.core.errors import ConfigError
+from engage_web.core.transport import HttpResponse
 from tests.fakes import (
     EPOCH,
     HANG,

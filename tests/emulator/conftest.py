@@ -1,6 +1,6 @@
 """Fixtures for the emulator tests: an in-process app on a fake clock, and a real server.
 
-The paths come from ``engage_web.wire`` (never re-typed here)::
+The paths come from ``engage_web.core.wire`` (never re-typed here)::
 
     emulator.check(vid=ids["visitorId"], sid=ids["sessionId"])  # POST .../visitors/{vid}?sid=
     emulator.update(ids, impressions=[...], sdes=[...])           # PUT the same URL
@@ -22,9 +22,9 @@ with warnings.catch_warnings():  # starlette 1.10 nudges towards httpx2; httpx i
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
     from starlette.testclient import TestClient
 
-from engage_web.emulator.app import create_app
-from engage_web.emulator.server import server_config
-from engage_web.wire import DOMAIN_PATH, METHOD_OVERRIDE_HEADER, VISITOR_PATH, VISITORS_PATH
+from engage_web.core.wire import DOMAIN_PATH, METHOD_OVERRIDE_HEADER, VISITOR_PATH, VISITORS_PATH
+from engage_web.cpython.emulator.app import create_app
+from engage_web.cpython.emulator.server import server_config
 from tests.fakes import SEED_REQUEST, FakeClock
 from tools.devserver import ServerThread
 
@@ -162,7 +162,7 @@ def live_server() -> Iterator[str]:
 
 
 class GuardedServer:
-    """The emulator under :func:`engage_web.emulator.server.server_config` (the settings
+    """The emulator under :func:`engage_web.cpython.emulator.server.server_config` (the settings
     ``serve`` uses) on a free loopback port, in a thread; ``host``/``port`` once started."""
 
     def __init__(self, app: Any, **settings: Any) -> None:

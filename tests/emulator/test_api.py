@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from engage_web.emulator import limits
-from engage_web.emulator.model import IDLE_TIMEOUT, MAX_AGE
-from engage_web.emulator.seed import seed_engagement_details
-from engage_web.errors import RequestError
-from engage_web.validation import validate_request
-from engage_web.wire import METHOD_OVERRIDE_HEADER
+from engage_web.core.errors import RequestError
+from engage_web.core.validation import validate_request
+from engage_web.core.wire import METHOD_OVERRIDE_HEADER
+from engage_web.cpython.emulator import limits
+from engage_web.cpython.emulator.model import IDLE_TIMEOUT, MAX_AGE
+from engage_web.cpython.emulator.seed import seed_engagement_details
 from tests.emulator.conftest import (
     VISITORS,
     Emulator,
@@ -635,7 +635,7 @@ def test_session_storage_is_bounded_and_drops_expired_sessions_first(emulator, m
 
 def test_validation_errors_list_a_bounded_number_of_problems(client):
     """A body with hundreds of bad keys gets a short list of problems and their total count."""
-    from engage_web.emulator.app import MAX_LISTED_ERRORS
+    from engage_web.cpython.emulator.app import MAX_LISTED_ERRORS
 
     body = {"appType": "EXTERNAL", **{f"k{i}": i for i in range(500)}}
     answer = client.post(VISITORS + query(), json=body)

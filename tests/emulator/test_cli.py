@@ -13,7 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from engage_web.cli import (
+from engage_web.core.session import Session
+from engage_web.cpython.cli import (
     EXIT_ENDPOINT_ERROR,
     EXIT_INVALID_INPUT,
     EXIT_OK,
@@ -21,7 +22,6 @@ from engage_web.cli import (
     JsonFileStateStore,
     main,
 )
-from engage_web.session import Session
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = ["--retry-option", "not_available_delay=0.05"]

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from engage_web.emulator.app import create_app
-from engage_web.emulator.scenario import parse_scenario
+from engage_web.cpython.emulator.app import create_app
+from engage_web.cpython.emulator.scenario import parse_scenario
 from tests.emulator.conftest import DOMAIN, Emulator, TestClient, impression_of, query, session_path
 
 LOADING = re.compile(r"Loading account: demo, vid: ([A-Za-z0-9_.\-]{1,64})")

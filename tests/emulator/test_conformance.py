@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from engage_web.emulator.app import create_app
-from engage_web.emulator.scenario import parse_scenario
+from engage_web.cpython.emulator.app import create_app
+from engage_web.cpython.emulator.scenario import parse_scenario
 from tests import liveperson_docs as docs
 from tests.emulator.conftest import Emulator, TestClient, visitor_path
 
@@ -50,7 +50,7 @@ def assert_error_like(body: dict, documented: dict) -> None:
 
 
 def test_the_documented_urls_are_the_wires():
-    """The documented create/update URL is the path the wire builds (``engage_web.wire``)."""
+    """The documented create/update URL is the path the wire builds (``engage_web.core.wire``)."""
     assert documented_url("xyz", "abc") == visitor_path("xyz", ACCOUNT) + "?v=1.0&sid=abc"
 
 

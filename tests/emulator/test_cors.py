@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engage_web.emulator.app import create_app
-from engage_web.wire import METHOD_OVERRIDE_HEADER
+from engage_web.core.wire import METHOD_OVERRIDE_HEADER
+from engage_web.cpython.emulator.app import create_app
 from tests.emulator.conftest import DOMAIN, VISITORS, TestClient, query, seed_body, visitor_path
 
 PAGE = "http://page.test:5173"

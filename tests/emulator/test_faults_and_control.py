@@ -8,11 +8,11 @@ import json
 import httpx
 import pytest
 
-from engage_web.emulator import limits
-from engage_web.emulator.app import create_app
-from engage_web.errors import NetworkError
-from engage_web.stdlib_transport import stdlib_transport
-from engage_web.transport import HttpRequest
+from engage_web.core.errors import NetworkError
+from engage_web.core.transport import HttpRequest
+from engage_web.cpython.emulator import limits
+from engage_web.cpython.emulator.app import create_app
+from engage_web.cpython.stdlib_transport import stdlib_transport
 from tests.emulator.conftest import (
     DOMAIN,
     VISITORS,

@@ -42,8 +42,8 @@ with warnings.catch_warnings():  # starlette 1.10 nudges towards httpx2; httpx i
 import schemathesis
 from schemathesis import GenerationMode
 
-from engage_web.emulator.app import create_app
-from engage_web.emulator.bodies import MAX_BODY_BYTES
+from engage_web.cpython.emulator.app import create_app
+from engage_web.cpython.emulator.bodies import MAX_BODY_BYTES
 from tests.emulator.conftest import VISITORS, visitor_path
 from tools.devserver import ServerThread
 

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from engage_web.emulator import limits
-from engage_web.emulator.app import create_app
-from engage_web.emulator.model import Model
-from engage_web.emulator.scenario import load_scenario
-from engage_web.emulator.server import server_config
+from engage_web.cpython.emulator import limits
+from engage_web.cpython.emulator.app import create_app
+from engage_web.cpython.emulator.model import Model
+from engage_web.cpython.emulator.scenario import load_scenario
+from engage_web.cpython.emulator.server import server_config
 from tests.emulator.conftest import (
     DOMAIN,
     VISITORS,

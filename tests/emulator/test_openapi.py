@@ -6,21 +6,21 @@ import json
 
 import pytest
 
-from engage_web.emulator.openapi import (
+from engage_web.core.sde import APP_TYPES, IMPRESSION_TYPES, SDE_TYPES
+from engage_web.core.validation import (
+    REQUEST_KEYS,
+    UPDATE_KEYS,
+    request_json_schema,
+    update_json_schema,
+)
+from engage_web.core.wire import BODY_KEYS, DOMAIN_PATH, VISITOR_PATH, VISITORS_PATH
+from engage_web.cpython.emulator.openapi import (
     OPENAPI_PATH,
     ROUTE_STATUSES,
     build_openapi,
     create_session_schema,
     render,
 )
-from engage_web.sde import APP_TYPES, IMPRESSION_TYPES, SDE_TYPES
-from engage_web.validation import (
-    REQUEST_KEYS,
-    UPDATE_KEYS,
-    request_json_schema,
-    update_json_schema,
-)
-from engage_web.wire import BODY_KEYS, DOMAIN_PATH, VISITOR_PATH, VISITORS_PATH
 from tests.emulator.conftest import DOMAIN, VISITORS, Emulator, impression_of, query, visitor_path
 
 DOC = json.loads(OPENAPI_PATH.read_text("utf-8"))

@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from engage_web.emulator.app import create_app
-from engage_web.emulator.scenario import (
+from engage_web.core.errors import ConfigError
+from engage_web.cpython.emulator.app import create_app
+from engage_web.cpython.emulator.scenario import (
     Engagement,
     ScenarioError,
     load_scenario,
     parse_scenario,
 )
-from engage_web.emulator.seed import seed_engagement_details
-from engage_web.errors import ConfigError
+from engage_web.cpython.emulator.seed import seed_engagement_details
 from tests.emulator.conftest import VISITORS, TestClient, query, session_path
 
 EXTERNAL = {"appType": "EXTERNAL"}

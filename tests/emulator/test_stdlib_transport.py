@@ -12,9 +12,9 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Route
 
-from engage_web.errors import AttemptTimeout, NetworkError, RedirectRefused
-from engage_web.stdlib_transport import stdlib_transport
-from engage_web.transport import HttpRequest
+from engage_web.core.errors import AttemptTimeout, NetworkError, RedirectRefused
+from engage_web.core.transport import HttpRequest
+from engage_web.cpython.stdlib_transport import stdlib_transport
 from tests.emulator.conftest import VISITORS, query, session_path
 from tools.devserver import ServerThread
 
@@ -110,8 +110,9 @@ def test_redirects_are_refused_not_followed(status):
 
 def test_a_redirect_ends_a_check_at_once_with_code_redirect(live_server: str):
     """Through ChatApi, a redirecting endpoint is one Error outcome (code "redirect"), never
-    retried: waiting does not change a configuration."""
-    from engage_web.api import ChatApi
+    retried: waiting does not change a configuration. ``engage_web.ChatApi`` picks the standard
+    library's transport by itself in CPython."""
+    from engage_web import ChatApi
 
     async def moved(request):
         return RedirectResponse(f"{live_server}/api/x", status_code=302)

@@ -64,8 +64,9 @@ def test_the_wheel_is_the_engine_with_the_emulator_as_an_extra(release_dir: Any)
         entry_points = archive.read(
             next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
         ).decode()
-    for needed in ("engage_web/api.py", "engage_web/browser/pyfetch_transport.py",
-                   "engage_web/emulator/default_scenario.toml", "engage_web/emulator/openapi.json"):
+    for needed in ("engage_web/driver/api.py", "engage_web/browser/pyfetch_transport.py",
+                   "engage_web/cpython/emulator/default_scenario.toml",
+                   "engage_web/cpython/emulator/openapi.json"):
         assert needed in names, needed
     assert not [n for n in names if n.startswith(("tests/", "tools/")) or "__pycache__" in n]
     assert "engage-web = engage_web.__main__:main" in entry_points
@@ -82,7 +83,7 @@ def test_the_sdist_builds_the_wheel_and_carries_the_docs(release_dir: Any):
         names = {n.removeprefix(prefix) for n in archive.getnames()}
         info = email.message_from_bytes(archive.extractfile(prefix + "PKG-INFO").read())
     for needed in ("pyproject.toml", "README.md", "CHANGELOG.md", "SECURITY.md", "docs/protocol.md",
-                   "engage_web/__init__.py", "engage_web/emulator/openapi.json"):
+                   "engage_web/__init__.py", "engage_web/cpython/emulator/openapi.json"):
         assert needed in names, needed
     assert info["Version"] == engage_web.__version__
 

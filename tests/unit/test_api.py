@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engage_web.api import ChatApi
-from engage_web.errors import ConfigError
-from engage_web.retry import RetryPolicy
-from engage_web.session import MemorySessionStore, Session
-from engage_web.transport import HttpResponse
+from engage_web.core.errors import ConfigError
+from engage_web.core.retry import RetryPolicy
+from engage_web.core.session import MemorySessionStore, Session
+from engage_web.core.transport import HttpResponse
+from engage_web.driver.api import ChatApi
 from tests.fakes import (
     HANG,
     SEED_REQUEST,
@@ -595,15 +595,26 @@ def test_endpoint_trailing_slash_and_path_prefix_are_kept_clean():
 
 
 def test_default_transport_is_chosen_lazily_per_platform(monkeypatch):
-    """Without a transport, the pyfetch one is imported at first use when running in Pyodide."""
+    """``engage_web.ChatApi`` without a transport uses the pyfetch one, imported at the first
+    exchange, when running in Pyodide (the driver itself imports no adapter)."""
+    import engage_web
+
     fake = ScriptedTransport(available())
     module = types.ModuleType("engage_web.browser.pyfetch_transport")
     module.pyfetch_transport = fake
     monkeypatch.setitem(sys.modules, "engage_web.browser.pyfetch_transport", module)
-    api = ChatApi(ENDPOINT, "demo", clock=FakeClock(auto_advance=True))
+    api = engage_web.ChatApi(ENDPOINT, "demo", clock=FakeClock(auto_advance=True))
     monkeypatch.setattr(sys, "platform", "emscripten")
     assert run(api.get_engagement())["status"] == "Available"
     assert fake.calls == 1
+
+
+def test_the_driver_wants_its_transport_handed_to_it():
+    """The driver's ChatApi refuses to start without a transport, and says who picks one."""
+    with pytest.raises(ConfigError) as caught:
+        ChatApi(ENDPOINT, "demo")
+    assert caught.value.option == "transport"
+    assert "engage_web.ChatApi" in caught.value.message
 
 
 def test_a_transport_that_ignores_its_timeout_is_stopped_and_the_check_ends():

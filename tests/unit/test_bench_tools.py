@@ -45,7 +45,7 @@ def test_summarize_gives_median_and_spread_of_the_runs_that_produced_a_value(val
 
 def test_the_bench_scenario_answers_available_on_the_first_check():
     """Every variant makes exactly one request: no warm-up NotAvailable in the bench scenario."""
-    from engage_web.emulator.app import create_app
+    from engage_web.cpython.emulator.app import create_app
 
     client = TestClient(create_app(bench_scenario()))
     answer = client.post(ENGAGEMENT_URL, json=BODY)

@@ -6,13 +6,13 @@ import json
 
 import pytest
 
-from engage_web.api import ChatApi
-from engage_web.outcome import AnswerKind, classify_engagement, classify_report
-from engage_web.retry import RetryPolicy
-from engage_web.session import MemorySessionStore, Session
-from engage_web.transport import HttpResponse
-from engage_web.validation import validate_update
-from engage_web.wire import update_session_body
+from engage_web.core.outcome import AnswerKind, classify_engagement, classify_report
+from engage_web.core.retry import RetryPolicy
+from engage_web.core.session import MemorySessionStore, Session
+from engage_web.core.transport import HttpResponse
+from engage_web.core.validation import validate_update
+from engage_web.core.wire import update_session_body
+from engage_web.driver.api import ChatApi
 from tests import liveperson_docs as docs
 from tests.fakes import FakeClock, ScriptedTransport, run
 

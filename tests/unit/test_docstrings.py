@@ -37,6 +37,7 @@ def test_docstring_examples_hold(name):
 
 def test_every_module_is_collected():
     """The walk finds the engine, its adapters, the emulator and the tools."""
-    for name in ("engage_web.api", "engage_web.browser.worker", "engage_web.emulator.app",
+    for name in ("engage_web.driver.api", "engage_web.browser.worker",
+                 "engage_web.cpython.emulator.app",
                  "tools.dist", "tools.worker_config"):
         assert name in MODULES

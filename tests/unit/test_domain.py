@@ -5,11 +5,11 @@ import asyncio
 
 import pytest
 
-from engage_web.api import ChatApi
-from engage_web.domain import BASE_TTL, MemoryBaseCache, ResolvedBase
-from engage_web.retry import RetryPolicy
-from engage_web.session import MemorySessionStore, Session
-from engage_web.transport import HttpResponse
+from engage_web.core.domain import BASE_TTL, MemoryBaseCache, ResolvedBase
+from engage_web.core.retry import RetryPolicy
+from engage_web.core.session import MemorySessionStore, Session
+from engage_web.core.transport import HttpResponse
+from engage_web.driver.api import ChatApi
 from tests.fakes import (
     EPOCH,
     FakeClock,

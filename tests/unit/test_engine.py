@@ -2,7 +2,7 @@
 
 import pytest
 
-from engage_web.engine import (
+from engage_web.core.engine import (
     FINAL_STATES,
     TRANSITIONS,
     AnswerReceived,
@@ -18,11 +18,11 @@ from engage_web.engine import (
     TransportFailed,
     Wait,
 )
-from engage_web.outcome import classify_report
-from engage_web.retry import RetryPolicy
-from engage_web.session import Session
-from engage_web.transport import HttpResponse
-from engage_web.wire import create_session_request, update_session_request
+from engage_web.core.outcome import classify_report
+from engage_web.core.retry import RetryPolicy
+from engage_web.core.session import Session
+from engage_web.core.transport import HttpResponse
+from engage_web.core.wire import create_session_request, update_session_request
 from tests.fakes import (
     EPOCH,
     available,

@@ -4,8 +4,8 @@ import asyncio
 
 import pytest
 
-from engage_web.errors import ConfigError
-from engage_web.events import EventBindings, event_name
+from engage_web.core.errors import ConfigError
+from engage_web.driver.events import EventBindings, event_name
 
 
 def record(log, tag):

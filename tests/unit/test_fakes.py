@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from engage_web.transport import HttpRequest
+from engage_web.core.transport import HttpRequest
 from tests.fakes import HANG, FakeClock, ScriptedTransport, ScriptExhaustedError, available, run
 
 REQUEST = HttpRequest("POST", "http://h/x")

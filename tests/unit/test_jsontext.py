@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engage_web import jsontext
-from engage_web.outcome import AnswerKind, classify_engagement
-from engage_web.transport import HttpResponse
+from engage_web.core import jsontext
+from engage_web.core.outcome import AnswerKind, classify_engagement
+from engage_web.core.transport import HttpResponse
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(alphabet='[]{}"\\ab,:'),

@@ -6,14 +6,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engage_web.outcome import (
+from engage_web.core.outcome import (
     AnswerKind,
     classify_engagement,
     classify_report,
     error_outcome,
 )
-from engage_web.session import Session
-from engage_web.transport import HttpResponse
+from engage_web.core.session import Session
+from engage_web.core.transport import HttpResponse
 
 AVAILABLE = {
     "status": "Available",

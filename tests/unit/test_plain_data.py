@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engage_web.outcome import PROTOTYPE_KEYS, classify_engagement, classify_report, plain_data
+from engage_web.core.outcome import PROTOTYPE_KEYS, classify_engagement, classify_report, plain_data
 from tests.fakes import available, json_answer, not_available
 
 HOSTILE = {

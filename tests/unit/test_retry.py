@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engage_web.errors import ConfigError
-from engage_web.retry import PRESETS, RetryPolicy, parse_retry_after
+from engage_web.core.errors import ConfigError
+from engage_web.core.retry import PRESETS, RetryPolicy, parse_retry_after
 
 NOW = 1_700_000_000.0  # an epoch time: Tue, 14 Nov 2023 22:13:20 GMT
 

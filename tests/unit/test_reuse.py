@@ -2,8 +2,8 @@
 
 import pytest
 
-from engage_web.errors import ConfigError
-from engage_web.reuse import ReusePolicy
+from engage_web.core.errors import ConfigError
+from engage_web.core.reuse import ReusePolicy
 
 
 def available(valid=900):

@@ -2,7 +2,7 @@
 
 The page's outbox keeps a report whose failure is transient and drops one whose failure is not;
 the kiosk shows "reconnecting" or "stopped" the same way. Neither judges error codes itself, so
-the rule lives in one place (``engage_web.outcome.is_transient``) and follows the retry policy.
+the rule lives in one place (``engage_web.core.outcome.is_transient``) and follows the retry policy.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from engage_web.api import ChatApi
 from engage_web.browser.worker import WorkerHost
-from engage_web.errors import RedirectRefused
-from engage_web.outcome import is_transient
-from engage_web.retry import RetryPolicy
-from engage_web.session import MemorySessionStore, Session
+from engage_web.core.errors import RedirectRefused
+from engage_web.core.outcome import is_transient
+from engage_web.core.retry import RetryPolicy
+from engage_web.core.session import MemorySessionStore, Session
+from engage_web.driver.api import ChatApi
 from tests.fakes import (
     HANG,
     FakeClock,

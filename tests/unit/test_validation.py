@@ -11,9 +11,8 @@ import math
 
 import pytest
 
-from engage_web.emulator.seed import seed_request
-from engage_web.errors import FieldError, RequestError
-from engage_web.sde import (
+from engage_web.core.errors import FieldError, RequestError
+from engage_web.core.sde import (
     APP_DETAILS,
     DEVICE_FAMILIES,
     GENDERS,
@@ -27,7 +26,7 @@ from engage_web.sde import (
     ObjectSpec,
     sde_json_schema,
 )
-from engage_web.validation import (
+from engage_web.core.validation import (
     MAX_ATTRIBUTES,
     MAX_SECTION_LENGTH,
     MAX_SECTIONS,
@@ -41,6 +40,7 @@ from engage_web.validation import (
     validate_session_ids,
     validate_update,
 )
+from engage_web.cpython.emulator.seed import seed_request
 
 # The seed's example request (getEngagement.txt), verbatim.
 SEED_REQUEST = seed_request(with_ids=True)

@@ -24,11 +24,11 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from starlette.exceptions import StarletteDeprecationWarning
 
-from engage_web.emulator.app import create_app
-from engage_web.errors import RequestError
-from engage_web.sde import SDE_TYPES
-from engage_web.validation import validate_report, validate_request
-from engage_web.wire import session_url
+from engage_web.core.errors import RequestError
+from engage_web.core.sde import SDE_TYPES
+from engage_web.core.validation import validate_report, validate_request
+from engage_web.core.wire import session_url
+from engage_web.cpython.emulator.app import create_app
 from tests.strategies import REAL_KEYS, json_values, valid_requests
 
 with warnings.catch_warnings():  # starlette 1.10 nudges towards httpx2; httpx is what we pin

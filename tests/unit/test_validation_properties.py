@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engage_web.errors import RequestError
-from engage_web.sde import SDE_TYPES
-from engage_web.validation import validate_report, validate_request
+from engage_web.core.errors import RequestError
+from engage_web.core.sde import SDE_TYPES
+from engage_web.core.validation import validate_report, validate_request
 from tests.strategies import (
     REAL_KEYS,
     json_values,

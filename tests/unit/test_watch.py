@@ -6,8 +6,8 @@ import copy
 
 import pytest
 
-from engage_web.errors import ConfigError
-from engage_web.watch import Watcher, WatchPolicy, availability_key
+from engage_web.core.errors import ConfigError
+from engage_web.driver.watch import Watcher, WatchPolicy, availability_key
 from tests.fakes import ENGAGEMENT_DETAILS, FakeClock, run, settle
 
 AVAILABLE = {"status": "Available", "sessionId": "s", "visitorId": "v", "pageId": "p1",

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from engage_web.session import MemorySessionStore, Session, session_from_answer
-from engage_web.wire import (
+from engage_web.core.session import MemorySessionStore, Session, session_from_answer
+from engage_web.core.wire import (
     METHOD_OVERRIDE_HEADER,
     VISITOR_PATH,
     VISITORS_PATH,
