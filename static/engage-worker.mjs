@@ -5,16 +5,20 @@
  * seconds of CPU; here it costs the host page's main thread nothing.
  *
  * Protocol: every message, both ways, is JSON text.
- *   page -> worker  {type: "init", config}             build the engine (again, on re-init)
- *                   {type: "check", id, params, session}
+ *   page -> worker  {type: "init", config}             build the engine (again, on re-init);
+ *                                                      config.stored: what the page keeps for it
+ *                   {type: "check", id, params, reuseKey}
  *                   {type: "report", id, engagementAttributes, pageId, session}
- *                   {type: "cancel"}  {type: "watch", params, options, session}  {type: "unwatch"}
+ *                   {type: "cancel"}  {type: "watch", params, options}  {type: "unwatch"}
  *   worker -> page  {type: "ready", bootMs, bootKind, callBoundMs}
  *                   {type: "failed", error: {code, message, field}}
  *                   {type: "fatal", error: {message}}   (Pyodide died: the page replaces us)
  *                   {type: "outcome", id, outcome}  {type: "reported", id, result}
- *                   {type: "retry", event}  {type: "engagement", outcome}   (both posted by
- *                   Python itself, see worker.py; "engagement" is a watched outcome change)
+ *                   {type: "broken", id, error: {message}}   (Python raised; the page makes
+ *                   the call's Error outcome, as it does for every failure of the runtime)
+ *                   {type: "retry" | "attempt", event}  {type: "engagement", outcome}
+ *                   {type: "store", area, name, value}  {type: "reusable", ...}   (posted by
+ *                   Python itself, see worker.py)
  *
  * Boot starts with the first message; every message waits for it, in arrival order, then goes
  * to one Python coroutine, engage_web.browser.worker.handle(text) -> text, whose answer is
@@ -348,12 +352,8 @@ async function serve(text, message, bootMs) {
     // A bug in worker.py: still answer, so the page's call does not wait for ever.
     console.error("[engage-web] worker.handle failed:", error);
     if (message.id === undefined) return;
-    const outcome = {
-      status: "Error",
-      error: { code: "runtime", message: `engage-web internal error: ${error}`, field: null,
-        transient: true },
-    };
-    self.postMessage(JSON.stringify({ type: "outcome", id: message.id, outcome }));
+    const detail = String(error).slice(0, 500);
+    self.postMessage(JSON.stringify({ type: "broken", id: message.id, error: { message: detail } }));
   }
 }
 

@@ -140,11 +140,13 @@ export declare namespace EngageWeb {
 
   /**
    * What `report` resolves with. `queued: true`: not delivered yet, kept in the durable outbox
-   * and delivered later, in order (the error says why it could not be delivered now).
+   * and delivered later, in order (the error says why it could not be delivered now);
+   * `retryInMs`: when the outbox tries again, from the engine's outbox policy (backoff with
+   * jitter; absent while the runtime itself is down: the next runtime tries when it is up).
    */
   type ReportResult =
     | { status: "Reported"; delivered: true; [extra: string]: unknown }
-    | (ErrorOutcome & { delivered?: false; queued?: boolean });
+    | (ErrorOutcome & { delivered?: false; queued?: boolean; retryInMs?: number });
 
   /** Payload of `onRetry`, fired before each timed retry. */
   interface RetryEvent {

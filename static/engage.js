@@ -18,21 +18,22 @@
  *     input, server trouble and a runtime that cannot start all resolve with
  *     {status: "Error", error: {code, message, field}}.
  *   - A page callback that throws (or rejects) is reported with console.error and ignored.
- *   - The visitor session lives here, on the page: vid in localStorage, sid and the pageId of the
- *     last answer in sessionStorage (keys scoped by endpoint, or Domain API, and account; memory
- *     when storage is unavailable). The ids of every Available / NotAvailable outcome are stored
- *     and sent with the next call. The base the Domain API named for the account is kept in
- *     localStorage too (the worker says when it resolves or forgets one).
+ *   - The worker owns the visitor session and decides what outlives it; this page is its
+ *     storage port (a worker has no localStorage). The worker posts {type: "store", area, name,
+ *     value} (vid and the base the Domain API named in localStorage, sid and the pageId of the
+ *     last answer in sessionStorage; keys scoped by endpoint, or Domain API, and account; memory
+ *     when storage is unavailable) and this page writes it; every init and every call hand the
+ *     worker what is stored (see "the storage port" below).
  *   - Including the tag twice is harmless: the second copy says so (console.info) and stops.
  *   - Nothing a page reports is lost to an outage: every report() goes into a durable outbox
  *     (localStorage, one key per report, per endpoint and account, shared by the site's tabs)
  *     before it is sent, and leaves it only once the endpoint has answered for it. Reports are
  *     delivered by one tab at a time (a Web Lock; an IndexedDB ledger says which were settled),
  *     oldest first, each in the session it was made in; a failure time can cure (the engine's
- *     `error.transient`: network, timeout, 429, 5xx, a runtime that is down) keeps the entry
- *     and the ones behind it for a later flush (when the runtime starts, after any check
- *     answered, when the browser is back online, and every 30 s while entries wait). No send
- *     starts while the page is being left.
+ *     `error.transient`) keeps the entry and the ones behind it for a later flush: when the
+ *     runtime starts, after any check answered, when the browser is back online, and after the
+ *     `retryInMs` the worker's outbox policy names (backoff with jitter, decided in Python).
+ *     No send starts while the page is being left.
  *   - The runtime never leaves a call hanging: a worker that does not start within
  *     bootTimeoutMs (default 45 s), fails, or stops answering is replaced, with backoff; the
  *     calls it held end with a `runtime` Error (see "the runtime" below).
@@ -176,41 +177,40 @@
     try { return sessions.sid.getItem(sessionKey("page")); } catch (err) { return null; }
   }
 
-  /** The base the Domain API named for this account, as the worker last reported it. */
-  function storedBase() {
-    if (config.endpoint) return null;
-    try { return JSON.parse(sessions.vid.getItem(sessionKey("base")) || "null"); } catch (err) {
-      return null;
-    }
-  }
+  // -- the storage port ----------------------------------------------------------------------
+  //
+  // The worker decides what to keep (engage_web/browser/worker.py, PageStorage): it posts
+  // {type: "store", area: "local" | "session", name, value (text, or null to forget)} and this
+  // page writes it under sessionKey(name). Every init, and every call, hands the worker all
+  // that is stored for the endpoint and account: {local: {name: text}, session: {name: text}}.
 
-  function storeBase(message) {
+  function store(message) {
+    var area = message.area === "session" ? sessions.sid : sessions.vid;
+    var name = String(message.name);
     try {
-      if (message.base) {
-        sessions.vid.setItem(sessionKey("base"),
-          toJson({ base: message.base, resolvedAt: message.resolvedAt }));
-      } else {
-        sessions.vid.removeItem(sessionKey("base"));
-      }
+      if (typeof message.value === "string") area.setItem(sessionKey(name), message.value);
+      else area.removeItem(sessionKey(name));
     } catch (err) {
-      debug("could not store the resolved base:", err);
+      debug("could not store " + name + ":", err);
     }
   }
 
-  function remember(outcome) {
-    var status = outcome && outcome.status;
-    if ((status === "Available" || status === "NotAvailable") &&
-        typeof outcome.visitorId === "string" && typeof outcome.sessionId === "string") {
+  /** What is stored for the configured endpoint and account, for the worker's init. */
+  function storedState() {
+    var state = { local: {}, session: {} };
+    var scope = ":" + where() + "|" + config.accountId;
+    [["local", sessions.vid], ["session", sessions.sid]].forEach(function (pair) {
       try {
-        sessions.vid.setItem(sessionKey("vid"), outcome.visitorId);
-        sessions.sid.setItem(sessionKey("sid"), outcome.sessionId);
-        if (typeof outcome.pageId === "string") {
-          sessions.sid.setItem(sessionKey("page"), outcome.pageId);
+        for (var i = 0; i < pair[1].length; i++) {
+          var key = pair[1].key(i);
+          var found = key && /^engage-web:([a-z]+)(:.*)$/.exec(key);
+          if (found && found[2] === scope) state[pair[0]][found[1]] = pair[1].getItem(key);
         }
-      } catch (err) {
-        debug("could not store the session ids:", err);
+      } catch (err) {   // storage withdrawn while the page runs: the worker starts afresh
+        debug("could not read the stored state:", err);
       }
-    }
+    });
+    return state;
   }
 
   /** A binding (function, {callback, context}, or an array of either) as a list of entries. */
@@ -264,10 +264,11 @@
     post(message);
   }
 
-  /** Post a message to the (booted) worker; a call's session ids are read now. */
+  /** Post a message to the (booted) worker; a call brings what is stored now (another tab may
+   * have opened the visitor's session since init: a worker that holds none takes it). */
   function post(message) {
-    if ((message.id !== undefined || message.type === "watch") && !message.session) {
-      message.session = storedSession();   // read when sent (a queued report brings its own)
+    if ((message.id !== undefined || message.type === "watch") && !message.stored) {
+      message.stored = storedState();
     }
     if (message.id !== undefined) {
       var waiting = pending.get(message.id);
@@ -333,7 +334,7 @@
     var init, same;
     try {
       same = toJson(workerConfig());
-      init = toJson({ type: "init", config: workerConfig(storedBase()) });
+      init = toJson({ type: "init", config: workerConfig(storedState()) });
     } catch (err) {
       fail("ChatApi.init: retry options must be JSON data: " + err.message, "config", "retry");
       return;
@@ -374,11 +375,11 @@
     created.postMessage(init);
   }
 
-  function workerConfig(cachedBase) {
+  function workerConfig(stored) {
     var out = { endpoint: config.endpoint, domainApi: config.domainApi,
       accountId: config.accountId, retry: config.retry, methodOverride: config.methodOverride,
       reuseAnswers: config.reuseAnswers, reuseMaxAgeMs: config.reuseMaxAgeMs };
-    if (cachedBase) out.cachedBase = cachedBase;
+    if (stored) out.stored = stored;
     return out;
   }
 
@@ -535,16 +536,18 @@
       emit("onRetry", message.event);
     } else if (message.type === "attempt") {
       emit("onAttempt", message.event);
-    } else if (message.type === "base") {
-      storeBase(message);
+    } else if (message.type === "store") {
+      store(message);
     } else if (message.type === "reusable") {
       storeAnswer(message);
     } else if (message.type === "engagement") {   // from a watch: the outcome changed
-      remember(message.outcome);
       emit("onEngagement", message.outcome);
       if (message.outcome && message.outcome.status !== "Error") flushOutbox();
     } else if (message.type === "outcome" || message.type === "reported") {
       settle(message.id, message.type === "outcome" ? message.outcome : message.result);
+    } else if (message.type === "broken") {   // Python raised: the call still ends
+      settle(message.id, errorOutcome("runtime", "engage-web internal error: " +
+        ((message.error && message.error.message) || "unknown"), null, true));
     } else if (message.type === "fatal") {
       dead("the Python runtime failed and stopped: " +
         ((message.error && message.error.message) || "a fatal error"));
@@ -568,7 +571,6 @@
     if (!call) return;
     pending.delete(id);
     if (call.kind === "check") {
-      remember(result);
       emit("onEngagement", result);
       if (result && result.status !== "Error") flushOutbox();   // the endpoint is back
     }
@@ -670,7 +672,6 @@
     reuse.tried.add(base);   // a page view's first call may reuse; later ones ask again
     if (stored) {
       return Promise.resolve().then(function () {
-        remember(stored);
         emit("onEngagement", stored);
         return copy(stored);
       });
@@ -848,7 +849,6 @@
 
   var OUTBOX_MAX = 500;                      // entries kept per endpoint and account
   var OUTBOX_MAX_AGE_MS = 6 * 3600 * 1000;   // a session lasts 6 hours at most: older is void
-  var OUTBOX_RETRY_MS = 30000;
   var SEND_DELAY_MS = 50;                    // longer than a click takes to start a navigation
   var LEAVE_GRACE_MS = 5000;                 // a page still here this long after it was left
   var ENTRY_PREFIX = "engage-web:report:";
@@ -1028,8 +1028,7 @@
       } else if (message.type === "queued") {   // the tab delivering met an outage
         outbox.stalled = true;
         answerQueued(message.result);
-        clearTimeout(outbox.timer);
-        outbox.timer = setTimeout(flushOutbox, OUTBOX_RETRY_MS);
+        retryLater(message.result);
       }
     };
   }
@@ -1131,6 +1130,15 @@
     });
   }
 
+  /** Flush again after the `retryInMs` the worker's outbox policy named for this failure (a
+   * runtime that went down names none: the next one flushes when it is ready). */
+  function retryLater(result) {
+    clearTimeout(outbox.timer);
+    outbox.timer = null;
+    var wait = result && result.retryInMs;
+    if (typeof wait === "number" && wait >= 0) outbox.timer = setTimeout(flushOutbox, wait);
+  }
+
   /** Send one entry (holding the lock); then `next()`, or `release()` at a curable failure. */
   function deliver(entry, prefix, next, release) {
     // The session it was made in; one made before any session existed takes today's, and the
@@ -1147,7 +1155,7 @@
         answerQueued(result);
         broadcast({ type: "queued", result: result });
         debug("reports kept for later:", outboxEntries().length);
-        outbox.timer = setTimeout(flushOutbox, OUTBOX_RETRY_MS);
+        retryLater(result);
         release();
         return;
       }

@@ -6,25 +6,35 @@ JavaScript and Python, so no proxy ever needs releasing. ``onRetry`` events are 
 itself with ``js.postMessage``. Messages and answers::
 
     {"type": "init", "config": {"endpoint" | "domainApi", "accountId", "retry",
-                                "methodOverride", "cachedBase", "reuseAnswers",
+                                "methodOverride", "stored", "reuseAnswers",
                                 "reuseMaxAgeMs"}}                  -> {"type": "ready",
                                                                         "callBoundMs"}
                                                                     or {"type": "failed", ...}
-    {"type": "check", "id", "params", "session": {"vid", "sid"}, "reuseKey"}
-                                                                    -> {"type": "outcome", ...}
-    {"type": "report", "id", "engagementAttributes", "pageId", "session"}
+    {"type": "check", "id", "params", "reuseKey", "stored"}       -> {"type": "outcome", ...}
+    {"type": "report", "id", "engagementAttributes", "pageId", "session", "stored"}
                                                                     -> {"type": "reported", ...}
     {"type": "cancel"}                                              -> nothing
-    {"type": "watch", "params", "options", "session"}  -> nothing; {"type": "engagement", ...}
-                                                          posted each time the outcome changes
+    {"type": "watch", "params", "options", "stored"}  -> nothing; {"type": "engagement", ...}
+                                                         posted each time the outcome changes
     {"type": "unwatch"}                                             -> nothing
 
 This module is the JS edge: camelCase options become the engine's snake_case names and seconds
 here (``retry: {attemptTimeoutMs: 2000}`` -> ``RetryPolicy.from_dict({"attempt_timeout": 2.0})``),
-never in the engine. The page owns what must outlive the worker (a worker has no local storage):
-the visitor session (every message carries the stored ids and :class:`WorkerHost` hands them to
-the engine's session store) and the base the Domain API named (``cachedBase`` in ``init``; the
-worker posts ``{"type": "base", "base", "resolvedAt"}`` whenever it resolves or forgets one).
+never in the engine. This module is also the browser's composition root: it hands the driver
+the ``pyfetch`` transport.
+
+The worker owns the visitor session, and the page is its storage port (a worker has no local
+storage; ``docs/design.md``, "The storage port"): ``init`` brings what the page keeps for the
+endpoint and account (``stored: {"local": {name: text}, "session": {name: text}}``), and the
+worker posts ``{"type": "store", "area", "name", "value"}`` for each change, which the page
+writes as told: ``vid`` and ``base`` (the base the Domain API named) in local storage, ``sid``
+and ``page`` (the pageId of the last answer, for reports) in session storage. Calls bring what
+is stored then too: a worker that holds no session yet takes the page's (another tab of the
+site may have opened one since ``init``: its visitor is the same), and once it holds one it
+never takes older ids from the page. The stored ids are checked by the driver
+(``ChatApi.session``), never here. A report the page's outbox could
+not deliver for a reason time can cure comes back with ``retryInMs``, when the outbox should try
+again, from the :class:`~engage_web.core.retry.OutboxPolicy` (backoff with jitter).
 Besides ``retry`` and ``engagement``, Python posts ``{"type": "attempt", "event"}`` before each
 request (``onAttempt``: the request line LivePerson receives), and after a check whose answer
 a later page view may reuse (``engage_web.core.reuse``), ``{"type": "reusable", "key" (the check's
@@ -43,7 +53,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import re
+import random
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -52,8 +62,10 @@ from engage_web.browser.pyfetch_transport import pyfetch_transport
 from engage_web.core import jsontext
 from engage_web.core.domain import MemoryBaseCache, ResolvedBase
 from engage_web.core.errors import ConfigError
+from engage_web.core.outcome import error_outcome
+from engage_web.core.retry import OutboxPolicy
 from engage_web.core.reuse import ReusePolicy
-from engage_web.core.session import MemorySessionStore, Session
+from engage_web.core.session import Session
 from engage_web.core.text import camel as _camel
 from engage_web.core.text import shown
 from engage_web.core.text import snake as _snake
@@ -69,7 +81,6 @@ __all__ = [
 ]
 
 _KINDS = "init, check, report, cancel, watch or unwatch"
-_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 # JS retry options given in milliseconds, and the engine option each one sets (in seconds).
 _MS_OPTIONS = {
@@ -228,21 +239,10 @@ def retry_event_to_js(event: object) -> dict[str, Any]:
     return out
 
 
-def _session(ids: object) -> Session | None:
-    """The session the page sent, dropping ids storage may have mangled (they would 401)."""
-    if not isinstance(ids, Mapping):
-        return None
-    vid, sid = ids.get("vid"), ids.get("sid")
-    if not isinstance(vid, str) or not _ID.match(vid):
-        return None
-    return Session(vid, sid if isinstance(sid, str) and _ID.match(sid) else None)
-
-
 def _error(code: int | str, message: str, field: str | None = None) -> dict[str, Any]:
     """An Error outcome made here: a configuration or a message the page got wrong, which time
     never cures (``transient`` is false; ``engage_web.core.outcome.is_transient``)."""
-    error = {"code": code, "message": message, "field": field, "transient": False}
-    return {"status": "Error", "error": error}
+    return error_outcome(code, message, field=field, transient=False)
 
 
 #: Added to a policy's deadline and attempt timeout in ``callBoundMs``: a worker starved of CPU
@@ -265,26 +265,106 @@ def call_bound_ms(policy: Any) -> int:
     return round((policy.deadline + policy.attempt_timeout + CALL_BOUND_SLACK) * 1000)
 
 
-class PageBaseCache(MemoryBaseCache):
-    """The base cache of the worker: seeded from the page's storage at ``init``, and every change
-    posted back to the page, which keeps it across page views (``engage.js``)."""
+class PageStorage:
+    """The storage port: what the worker keeps across page views, written by the page.
 
-    def __init__(self, post: Callable[[str], object], cached: object) -> None:
-        super().__init__(_resolved_base(cached))
+    ``stored`` is what the page handed over at ``init``; :meth:`keep` changes a value and posts
+    ``{"type": "store", "area", "name", "value"}`` (``value`` ``None``: forget it)::
+
+        >>> storage = PageStorage(print, {"local": {"vid": "v1"}, "session": 7})
+        >>> storage.get("local", "vid"), storage.get("session", "sid")
+        ('v1', None)
+        >>> storage.keep("session", "sid", "s1")
+        {"type": "store", "area": "session", "name": "sid", "value": "s1"}
+    """
+
+    AREAS = ("local", "session")
+
+    def __init__(self, post: Callable[[str], object], stored: object) -> None:
         self._post = post
+        given = stored if isinstance(stored, Mapping) else {}
+        self._values: dict[str, dict[str, str]] = {}
+        for area in self.AREAS:
+            values = given.get(area)
+            values = values if isinstance(values, Mapping) else {}
+            self._values[area] = {
+                str(name): value for name, value in values.items() if isinstance(value, str)
+            }
+
+    def get(self, area: str, name: str) -> str | None:
+        """The stored text of ``name`` in ``area``, or ``None``."""
+        return self._values[area].get(name)
+
+    def adopt(self, area: str, name: str, value: str | None) -> None:
+        """Take a value the page already stores (nothing to tell it)."""
+        if value is None:
+            self._values[area].pop(name, None)
+        else:
+            self._values[area][name] = value
+
+    def keep(self, area: str, name: str, value: str | None) -> None:
+        """Set (or, with ``None``, forget) a value, and tell the page to write it."""
+        if self._values[area].get(name) == value:
+            return
+        if value is None:
+            self._values[area].pop(name, None)
+        else:
+            self._values[area][name] = value
+        message = {"type": "store", "area": area, "name": name, "value": value}
+        self._post(json.dumps(message))
+
+
+class PageSessionStore:
+    """The visitor session of the worker, kept by the page: the ``vid`` in local storage (it
+    survives reloads), the ``sid`` in session storage (it lasts the tab's visit). The ids come as
+    stored; the driver drops malformed ones (``ChatApi.session``)."""
+
+    def __init__(self, storage: PageStorage) -> None:
+        self._storage = storage
+
+    def load(self) -> Session | None:
+        vid, sid = self._storage.get("local", "vid"), self._storage.get("session", "sid")
+        return Session(vid, sid) if vid else None
+
+    def save(self, session: Session | None) -> None:
+        self._storage.keep("local", "vid", session.visitor_id if session else None)
+        self._storage.keep("session", "sid", session.session_id if session else None)
+
+    def seed(self, stored: object) -> None:
+        """Take the session the page stores now, when this worker holds none."""
+        if self.load() is not None:
+            return
+        given = PageStorage(lambda text: None, stored)
+        self._storage.adopt("local", "vid", given.get("local", "vid"))
+        self._storage.adopt("session", "sid", given.get("session", "sid"))
+
+
+class PageBaseCache(MemoryBaseCache):
+    """The base cache of the worker, kept by the page (local storage, name ``base``): read at
+    ``init``, and every change written back, so it lasts across page views."""
+
+    def __init__(self, storage: PageStorage) -> None:
+        super().__init__(_resolved_base(storage.get("local", "base")))
+        self._storage = storage
 
     def save_base(self, resolved: ResolvedBase | None) -> None:
         """Keep ``resolved`` and tell the page to store it (``None``: to forget it)."""
         super().save_base(resolved)
-        message: dict[str, Any] = {"type": "base", "base": None, "resolvedAt": None}
+        value = None
         if resolved is not None:
-            message.update(base=resolved.base, resolvedAt=round(resolved.resolved_at * 1000))
-        self._post(json.dumps(message))
+            value = json.dumps(
+                {"base": resolved.base, "resolvedAt": round(resolved.resolved_at * 1000)}
+            )
+        self._storage.keep("local", "base", value)
 
 
-def _resolved_base(cached: object) -> ResolvedBase | None:
-    """The page's stored ``{base, resolvedAt (ms)}``, or None when absent or mangled (the engine
-    checks the URL again before using it)."""
+def _resolved_base(text: str | None) -> ResolvedBase | None:
+    """The stored ``{base, resolvedAt (ms)}``, or None when absent or mangled (the engine checks
+    the URL again before using it)."""
+    try:
+        cached = jsontext.loads(text) if text else None
+    except (TypeError, ValueError, RecursionError):
+        return None
     if not isinstance(cached, Mapping):
         return None
     base, at = cached.get("base"), cached.get("resolvedAt")
@@ -312,11 +392,19 @@ class WorkerHost:
         *,
         transport: Any = pyfetch_transport,
         clock: Any = None,
+        outbox: OutboxPolicy | None = None,
+        rand: Callable[[], float] = random.random,
     ) -> None:
         self._post = post
         self._transport = transport
         self._clock = clock
-        self._store = MemorySessionStore()
+        self._storage = PageStorage(post, None)
+        self._store = PageSessionStore(self._storage)
+        self._bases = PageBaseCache(self._storage)
+        self._scope: object = None  # (where, account) the storage belongs to
+        self._outbox = outbox or OutboxPolicy()
+        self._outbox_failures = 0  # reports in a row that failed for a reason time can cure
+        self._rand = rand
         self._api: Any = None
         self._retired: list[Any] = []  # engines replaced by a later init, calls still running
         self._make_api: Callable[..., Any] | None = None  # builds a ChatApi for the current config
@@ -378,7 +466,12 @@ class WorkerHost:
             retry = retry_options_from_js(config.get("retry"))
             policy = RetryPolicy.from_dict(retry) if retry is not None else None
             endpoint, account_id = config.get("endpoint"), config.get("accountId")
-            bases = PageBaseCache(self._post, config.get("cachedBase"))
+            scope = (endpoint, config.get("domainApi"), account_id)
+            if scope != self._scope:  # the same visit keeps its state, which may be newer
+                storage = PageStorage(self._post, config.get("stored"))
+                store, bases = PageSessionStore(storage), PageBaseCache(storage)
+            else:
+                storage, store, bases = self._storage, self._store, self._bases
             override = config.get("methodOverride", False)
             reuse = ReusePolicy.from_options(config)
 
@@ -392,7 +485,7 @@ class WorkerHost:
                     retry=policy,
                     transport=self._transport,
                     clock=self._clock,
-                    session_store=self._store,
+                    session_store=store,
                     base_cache=bases,
                     method_override=override,
                     **options,
@@ -412,6 +505,7 @@ class WorkerHost:
         self._unwatch()  # a watch runs with the configuration it was started with
         self._api = api
         self._make_api = make_api
+        self._scope, self._storage, self._store, self._bases = scope, storage, store, bases
         self._reuse = reuse
         self._config_error = None
         return {"type": "ready", "callBoundMs": call_bound_ms(api.policy)}
@@ -424,7 +518,7 @@ class WorkerHost:
         if self._api is None or self._make_api is None:
             self._post_engagement(self._not_ready())
             return
-        self._seed_session(message.get("session"))
+        self._store.seed(message.get("stored"))
         try:
             policy = WatchPolicy.from_dict(watch_options_from_js(message.get("options")))
         except ConfigError as exc:
@@ -440,7 +534,14 @@ class WorkerHost:
             self._watching = None
 
     def _post_engagement(self, outcome: dict[str, Any]) -> None:
+        self._keep_page(outcome)
         self._post(json.dumps({"type": "engagement", "outcome": outcome}))
+
+    def _keep_page(self, outcome: Mapping[str, Any]) -> None:
+        """The page of the last answer: a report belongs to it unless it names another."""
+        page = outcome.get("pageId")
+        if isinstance(page, str) and outcome.get("status") != "Error":
+            self._storage.keep("session", "page", page)
 
     def _retire(self) -> None:
         """Set the current engine aside: its calls still finish (or are cancelled by cancel)."""
@@ -459,20 +560,12 @@ class WorkerHost:
             "config", "engage-web is not configured: call ChatApi.init({accountId})"
         )
 
-    def _seed_session(self, ids: object) -> None:
-        """Start from the page's stored ids; from then on the engine keeps the session current.
-
-        The page stores ids only when an outcome arrives, so while a check is under way the
-        engine's ids are newer than the page's: they are never overwritten.
-        """
-        if self._store.load() is None:
-            self._store.save(_session(ids))
-
     async def _check(self, message: Mapping[str, Any]) -> dict[str, Any]:
         if self._api is None:
             return self._not_ready()
-        self._seed_session(message.get("session"))
+        self._store.seed(message.get("stored"))
         outcome = await self._api.get_engagement(message.get("params", {}))
+        self._keep_page(outcome)
         self._offer_reuse(message.get("reuseKey"), outcome)
         return outcome
 
@@ -488,18 +581,27 @@ class WorkerHost:
 
     async def _report(self, message: Mapping[str, Any]) -> dict[str, Any]:
         """A report goes to the session the page made it in (its outbox keeps that pair), which
-        may be an earlier visit than the engine's current one: it never becomes the current."""
+        may be an earlier visit than the engine's current one: it never becomes the current.
+        A failure time can cure says when the outbox should try again (``retryInMs``)."""
         if self._api is None:
             return self._not_ready()
-        made_in = _session(message.get("session"))
-        if made_in is None or not made_in.established:
-            self._seed_session(message.get("session"))
-            made_in = None
-        return await self._api.report(
+        self._store.seed(message.get("stored"))
+        ids = message.get("session")
+        made_in = None
+        if isinstance(ids, Mapping) and isinstance(ids.get("vid"), str):
+            sid = ids.get("sid")
+            made_in = Session(ids["vid"], sid if isinstance(sid, str) else None)
+        result = await self._api.report(
             message.get("engagementAttributes", []),
             page_id=message.get("pageId"),
             session=made_in,
         )
+        if result.get("delivered"):
+            self._outbox_failures = 0
+        elif result.get("status") == "Error" and result["error"].get("transient"):
+            self._outbox_failures += 1
+            result["retryInMs"] = self._outbox.retry_in_ms(self._outbox_failures, self._rand())
+        return result
 
 
 def _js_post(text: str) -> None:  # pragma: no cover - only in Pyodide

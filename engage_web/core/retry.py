@@ -49,7 +49,14 @@ from .outcome import DEFAULT_RETRY_STATUSES
 from .text import shown as _show
 from .text import snake as _snake
 
-__all__ = ["PRESETS", "RetryPolicy", "parse_retry_after"]
+__all__ = [
+    "PRESETS",
+    "OutboxPolicy",
+    "RetryPolicy",
+    "exponential_backoff",
+    "jittered",
+    "parse_retry_after",
+]
 
 _DIGITS = re.compile(r"^\s*[0-9]+\s*$")
 
@@ -83,6 +90,35 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     if when is None or when.tzinfo is None:  # RFC 9110 dates are always GMT
         return None
     return max(0.0, when.timestamp() - now)
+
+
+def jittered(seconds: float, jitter: float, rand: float, cap: float = math.inf) -> float:
+    """``seconds`` varied by ``± jitter`` (a fraction) for ``rand`` in [0, 1), capped at ``cap``.
+
+    >>> jittered(10.0, 0.2, 0.0), jittered(10.0, 0.2, 0.5), jittered(10.0, 0.2, 1.0, cap=11.0)
+    (8.0, 10.0, 11.0)
+    """
+    rand = min(max(rand, 0.0), 1.0)
+    return min(cap, seconds * (1.0 + jitter * (2.0 * rand - 1.0)))
+
+
+def exponential_backoff(
+    number: int, initial: float, factor: float, maximum: float, jitter: float, rand: float
+) -> float:
+    """The wait before try ``number`` (1 = the first): ``initial * factor ** (number - 1)``,
+    capped at ``maximum``, then jittered (:func:`jittered`) and capped again. Pure: the caller
+    sleeps, or arms a timer.
+
+    >>> [exponential_backoff(n, 0.5, 2.0, 8.0, 0.0, 0.5) for n in (1, 2, 3, 10)]
+    [0.5, 1.0, 2.0, 8.0]
+    """
+    if number < 1:
+        raise ValueError(f"the try number starts at 1; got {number}")
+    try:
+        base = initial * factor ** (number - 1)
+    except OverflowError:
+        base = math.inf
+    return jittered(min(maximum, base), jitter, rand, maximum)
 
 
 @dataclass(frozen=True)
@@ -243,14 +279,11 @@ class RetryPolicy:
             raise ValueError(f"retry_number starts at 1; got {retry_number}")
         if self.schedule:
             base = self.schedule[min(retry_number, len(self.schedule)) - 1]
-        else:
-            try:
-                base = self.backoff_initial * self.backoff_factor ** (retry_number - 1)
-            except OverflowError:
-                base = math.inf
-        capped = min(self.backoff_max, base)
-        rand = min(max(rand, 0.0), 1.0)
-        return min(self.backoff_max, capped * (1.0 + self.jitter * (2.0 * rand - 1.0)))
+            return jittered(min(self.backoff_max, base), self.jitter, rand, self.backoff_max)
+        return exponential_backoff(
+            retry_number, self.backoff_initial, self.backoff_factor, self.backoff_max,
+            self.jitter, rand,
+        )
 
     def loading_wait(self, rand: float) -> float:
         """Seconds to wait before re-asking a cold account: ``loading_delay`` ± ``jitter``.
@@ -369,3 +402,36 @@ PRESETS: dict[str, RetryPolicy] = {
         deadline=8.0,
     ),
 }
+
+
+@dataclass(frozen=True)
+class OutboxPolicy:
+    """When a page's durable outbox tries its queued reports again (``docs/design.md``, "The
+    outbox").
+
+    A report that fails for a reason time can cure stays in the page's outbox; the worker answers
+    that failure with ``retryInMs`` from this policy and the page only arms the timer. The wait
+    grows with the failures in a row, up to ``maximum``, with ``± jitter`` so that the tabs of
+    many visitors recovering from one outage do not all come back at the same moment::
+
+        >>> policy = OutboxPolicy(jitter=0)
+        >>> [policy.backoff(n, rand=0.5) for n in (1, 2, 3, 4, 9)]
+        [5.0, 10.0, 20.0, 40.0, 300.0]
+        >>> OutboxPolicy().retry_in_ms(1, rand=0.0)
+        4000
+    """
+
+    initial: float = 5.0
+    factor: float = 2.0
+    maximum: float = 300.0
+    jitter: float = 0.2
+
+    def backoff(self, failures: int, rand: float) -> float:
+        """Seconds before the next delivery after ``failures`` (1 = the first) in a row."""
+        return exponential_backoff(
+            failures, self.initial, self.factor, self.maximum, self.jitter, rand
+        )
+
+    def retry_in_ms(self, failures: int, rand: float) -> int:
+        """:meth:`backoff` in whole milliseconds, as the page's timer takes it."""
+        return round(self.backoff(failures, rand) * 1000)

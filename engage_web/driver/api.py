@@ -242,9 +242,11 @@ class ChatApi:
             logger.exception("the session store failed to load")
             return None
         if session is not None and validate_session_ids(session.visitor_id, session.session_id):
-            logger.warning("engage_web: the stored visitor session is malformed; starting anew")
-            self._store.save(None)
-            return None
+            sound_vid = not validate_session_ids(session.visitor_id, None)
+            session = Session(session.visitor_id, None) if sound_vid else None
+            logger.warning("engage_web: the stored visitor session is malformed; %s",
+                           "a new visit" if sound_vid else "starting anew")
+            self._store.save(session)
         return session
 
     @property
@@ -348,6 +350,11 @@ class ChatApi:
         if outcome is not None:
             outcome["delivered"] = False
             return outcome
+        if session is not None and (
+            not session.established
+            or validate_session_ids(session.visitor_id, session.session_id)
+        ):
+            session = None  # a visit not under way, or ids storage mangled: the current one
         if session is None:
             session = self.session
         if session is None or not session.established:

@@ -79,7 +79,7 @@ def test_a_check_answers_with_its_outcome_and_posts_on_retry_events_in_page_unit
     assert answer["id"] == 7
     assert answer["outcome"]["status"] == "Available"
     visitors = "https://emulator.test/api/account/demo/app/engagement/visitors"
-    assert page.posted == [
+    assert page.posted_of("attempt", "retry") == [
         {"type": "attempt", "event": {"attempt": 1, "stage": "check", "method": "POST",
                                       "url": f"{visitors}?v=1.0"}},
         {"type": "retry", "event": {"attempt": 2, "delayMs": 1000, "reason": "NotAvailable"}},
@@ -153,28 +153,79 @@ def test_a_check_before_init_says_how_to_configure():
     ids=["pair", "new-tab", "none", "mangled-vid", "mangled-sid", "missing"],
 )
 def test_the_first_check_sends_the_session_the_page_stored(stored, target):
-    """The page's stored vid/sid go with the first check; ids storage mangled are dropped."""
+    """The vid/sid the page kept (handed over at init) go with the first check; ids storage
+    mangled are dropped by the driver (a mangled sid alone keeps the visitor)."""
     page = Page(ScriptedTransport(available()))
+    kept = None
+    if stored is not None:
+        kept = {"local": {"vid": stored["vid"]}, "session": {"sid": stored["sid"]}}
 
     async def scenario() -> None:
-        await page.send({"type": "init", "config": CONFIG})
-        await page.send({"type": "check", "id": 1, "params": SEED_REQUEST, "session": stored})
+        await page.send({"type": "init", "config": {**CONFIG, "stored": kept}})
+        await page.send({"type": "check", "id": 1, "params": SEED_REQUEST})
 
     run(scenario())
     assert page.targets() == [target]
 
 
-def test_the_engine_session_is_not_overwritten_by_the_page_ids_of_an_older_outcome():
-    """Once the engine holds a session, later (staler) ids from the page do not replace it."""
+def test_the_worker_owns_the_session_and_tells_the_page_what_to_store():
+    """The ids and page of each answer are posted as {type: "store", area, name, value} (vid in
+    local storage, sid and page in session storage); a re-init for the same endpoint and
+    account keeps the worker's session, newer than what the page had stored when it sent it."""
     page = Page(ScriptedTransport(available("v1", "s1"), available("v1", "s1", status=200)))
 
     async def scenario() -> None:
         await page.send({"type": "init", "config": CONFIG})
-        await page.send({"type": "check", "id": 1, "params": {}, "session": None})
-        await page.send({"type": "check", "id": 2, "params": {}, "session": {"vid": "old"}})
+        await page.send({"type": "check", "id": 1, "params": {}})
+        stale = {"local": {"vid": "old"}, "session": {}}
+        await page.send({"type": "init", "config": {**CONFIG, "retry": "none", "stored": stale}})
+        await page.send({"type": "check", "id": 2, "params": {}})
 
     run(scenario())
     assert page.targets()[1] == "visitors/v1?v=1.0&sid=s1"
+    stores = [(m["area"], m["name"], m["value"]) for m in page.posted_of("store")]
+    assert stores == [("local", "vid", "v1"), ("session", "sid", "s1"), ("session", "page", "p1")]
+
+
+def test_a_worker_without_a_session_takes_the_one_another_tab_stored_since_init():
+    """A call brings what the page stores now: a worker that holds no session yet continues the
+    visitor another tab of the site opened after this one's init (same vid, its own sid), and
+    once it holds one, older ids from the page do not replace it."""
+    page = Page(ScriptedTransport(available("v1", "s2"), available("v1", "s2", status=200)))
+    other_tab = {"local": {"vid": "v1"}, "session": {}}
+
+    async def scenario() -> None:
+        await page.send({"type": "init", "config": CONFIG})
+        await page.send({"type": "check", "id": 1, "params": {}, "stored": other_tab})
+        await page.send({"type": "check", "id": 2, "params": {},
+                         "stored": {"local": {"vid": "v0"}, "session": {"sid": "s0"}}})
+
+    run(scenario())
+    assert page.targets() == ["visitors/v1?v=1.0", "visitors/v1?v=1.0&sid=s2"]
+
+
+def test_a_report_that_time_can_cure_says_when_the_outbox_tries_again():
+    """A report that fails for a reason time can cure carries retryInMs from the outbox policy,
+    growing with the failures in a row (backoff); a delivered one starts the count again."""
+    failing, ok = HttpResponse(503, {}, ""), HttpResponse(200, {}, "")
+    page = Page(ScriptedTransport(available("v1", "s1"), failing, failing, ok, failing))
+    page.host._rand = lambda: 0.5  # no jitter
+    impression = {"type": "impDisplay", "campaign": 1, "engId": 2, "revision": 3}
+
+    async def scenario() -> list[dict[str, Any]]:
+        await page.send({"type": "init", "config": {**CONFIG, "retry": "none"}})
+        await page.send({"type": "check", "id": 1, "params": {}})
+        results = []
+        for n in range(4):
+            answer = await page.send({"type": "report", "id": 2 + n,
+                                      "engagementAttributes": [impression], "pageId": None})
+            results.append(answer["result"])
+        return results
+
+    results = run(scenario())
+    assert [r.get("retryInMs") for r in results] == [5000, 10000, None, 5000]
+    assert [r["delivered"] for r in results] == [False, False, True, False]
+    assert results[0]["error"]["transient"] is True
 
 
 def test_a_queued_report_goes_to_its_own_session_and_leaves_the_current_one_alone():
@@ -390,7 +441,7 @@ def test_a_watch_posts_each_changed_outcome_and_unwatch_leaves_no_timer():
     run(scenario())
     changes = page.posted_of("engagement")
     assert [m["outcome"]["status"] for m in changes] == ["NotAvailable", "Available"]
-    assert {m["type"] for m in page.posted} == {"engagement", "attempt"}
+    assert {m["type"] for m in page.posted} == {"engagement", "attempt", "store"}
     assert clock.pending == []
 
 
@@ -416,7 +467,8 @@ def test_bad_watch_options_are_posted_as_an_error_naming_the_option(options, fie
 
 def test_with_only_an_account_id_the_worker_looks_up_and_tells_the_page_the_base():
     """init without an endpoint: the first check asks the Domain API, and the base it names is
-    posted to the page ({type: "base", base, resolvedAt in ms}) so the page can keep it."""
+    posted to the page to keep ({type: "store", area: "local", name: "base", value: the JSON
+    text of {base, resolvedAt in ms}})."""
     page = Page(ScriptedTransport(domain("127.0.0.1:8765"), available()))
 
     async def scenario() -> None:
@@ -425,7 +477,9 @@ def test_with_only_an_account_id_the_worker_looks_up_and_tells_the_page_the_base
         await page.send({"type": "check", "id": 1, "params": {}})
 
     run(scenario())
-    (base,) = page.posted_of("base")
+    (stored,) = [m for m in page.posted_of("store") if m["name"] == "base"]
+    assert stored["area"] == "local"
+    base = json.loads(stored["value"])
     assert base["base"] == "http://127.0.0.1:8765"
     assert base["resolvedAt"] == round(EPOCH * 1000)
     assert [a["event"]["stage"] for a in page.posted_of("attempt")] == ["lookup", "check"]
@@ -438,17 +492,19 @@ def test_with_only_an_account_id_the_worker_looks_up_and_tells_the_page_the_base
         ({"base": "https://va.test", "resolvedAt": round((EPOCH - 2 * 86400) * 1000)}, True),
         ({"base": "javascript:alert(1)", "resolvedAt": round(EPOCH * 1000)}, True),
         ({"base": 7, "resolvedAt": "yesterday"}, True),
+        ("{not json", True),
     ],
-    ids=["fresh", "two-days-old", "mangled-url", "mangled-types"],
+    ids=["fresh", "two-days-old", "mangled-url", "mangled-types", "mangled-text"],
 )
 def test_the_base_the_page_kept_is_used_while_fresh_and_sound(cached, asks):
-    """A base the page stored (cachedBase) spares the look-up while it is less than a day old and
-    a usable URL; an old or mangled one is looked up again."""
+    """A base the page stored (handed over at init) spares the look-up while it is less than a
+    day old and a usable URL; an old or mangled one is looked up again."""
     script = [domain("va.test"), available()] if asks else [available()]
     page = Page(ScriptedTransport(*script))
 
     async def scenario() -> None:
-        config = {"accountId": "demo", "cachedBase": cached}
+        text = cached if isinstance(cached, str) else json.dumps(cached)
+        config = {"accountId": "demo", "stored": {"local": {"base": text}}}
         await page.send({"type": "init", "config": config})
         await page.send({"type": "check", "id": 1, "params": {}})
 

@@ -1,5 +1,6 @@
 """The retry policy is a validated value whose delays are pure functions of their inputs."""
 
+import dataclasses
 import math
 
 import pytest
@@ -7,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engage_web.core.errors import ConfigError
-from engage_web.core.retry import PRESETS, RetryPolicy, parse_retry_after
+from engage_web.core.retry import PRESETS, OutboxPolicy, RetryPolicy, parse_retry_after
 
 NOW = 1_700_000_000.0  # an epoch time: Tue, 14 Nov 2023 22:13:20 GMT
 
@@ -219,3 +220,31 @@ def test_the_default_policy_rides_out_a_cold_account_within_its_deadline():
     policy = RetryPolicy()
     assert policy.loading_retries > 6
     assert policy.loading_retries * policy.loading_delay < policy.deadline
+
+
+@pytest.mark.parametrize(
+    ("failures", "rand", "seconds"),
+    [
+        (1, 0.5, 5.0),      # the first failure in a row: 5 s
+        (2, 0.5, 10.0),     # doubling
+        (6, 0.5, 160.0),
+        (7, 0.5, 300.0),    # capped at 5 minutes
+        (50, 0.5, 300.0),   # however long the outage
+        (1, 0.0, 4.0),      # jitter: -20 %
+        (1, 1.0, 6.0),      # jitter: +20 %
+        (50, 1.0, 300.0),   # never above the cap
+    ],
+)
+def test_the_outbox_waits_longer_after_each_failure_in_a_row(failures, rand, seconds):
+    """A queued report is tried again after a wait that doubles with the failures in a row, from
+    5 s up to 5 minutes, varied by ±20 % so recovering visitors do not all come back at once."""
+    assert OutboxPolicy().backoff(failures, rand) == pytest.approx(seconds)
+    assert OutboxPolicy().retry_in_ms(failures, rand) == round(seconds * 1000)
+
+
+def test_the_outbox_policy_is_a_value():
+    """The outbox policy cannot be changed in place; a variant is a new value."""
+    policy = OutboxPolicy()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        policy.initial = 1.0  # type: ignore[misc]
+    assert dataclasses.replace(policy, initial=1.0).backoff(1, 0.5) == 1.0
