@@ -5,11 +5,12 @@ LivePerson's App Engagement API is stateful (``docs/protocol.md``, "Sessions"): 
 neither and gets both in its answer; every later check sends them again, the vid as a path
 segment and the sid in the query, or the service creates a new visitor each time ("use this
 method sparingly"). ``ChatApi`` keeps the pair in a :class:`SessionStore`: in memory by default,
-in a state file for the command line (``engage_web.cpython.cli``), and in the browser the
-page's storage hands it to the worker (``engage.js`` keeps the vid in local storage, so it survives
-reloads, and the sid in session storage, so it lasts the tab's visit). A stored session may
-therefore hold a visitor id without a session id (a new tab): the next check sends the vid alone and
-the service opens a new session for the same visitor::
+in a state file for the command line (``engage_web.cpython.cli``), and in the browser in the
+worker's ``PageSessionStore`` (``engage_web.browser.worker``), whose page writes what it is told
+to keep (``docs/design.md``, "The visitor session and the storage port"): the vid in local
+storage, so it survives reloads, and the sid in session storage, so it lasts the tab's visit. A
+stored session may therefore hold a visitor id without a session id (a new tab): the next check
+sends the vid alone and the service opens a new session for the same visitor::
 
     >>> store = MemorySessionStore()
     >>> store.save(Session("v1", "s1"))

@@ -1,7 +1,7 @@
 """The CPython transport: one HTTP exchange with the stdlib only (``urllib.request``).
 
-``ChatApi`` uses it by default outside the browser (imported lazily as
-``engage_web.cpython.stdlib_transport.stdlib_transport``). It follows the transport contract of
+The CPython wing hands it to the driver: ``engage_web.ChatApi`` outside the browser (imported
+at the first exchange) and the command line. It follows the transport contract of
 ``engage_web.core.transport``: every HTTP status, 4xx and 5xx included, comes back as an
 ``HttpResponse``; failures without an HTTP answer raise ``NetworkError`` (refused, reset, DNS,
 a connection closed mid-answer, an unreadable body) or ``AttemptTimeout`` (no complete answer

@@ -83,6 +83,7 @@ def test_the_sdist_builds_the_wheel_and_carries_the_docs(release_dir: Any):
         names = {n.removeprefix(prefix) for n in archive.getnames()}
         info = email.message_from_bytes(archive.extractfile(prefix + "PKG-INFO").read())
     for needed in ("pyproject.toml", "README.md", "CHANGELOG.md", "SECURITY.md", "docs/protocol.md",
+                   "docs/design.md",
                    "engage_web/__init__.py", "engage_web/cpython/emulator/openapi.json"):
         assert needed in names, needed
     assert info["Version"] == engage_web.__version__
