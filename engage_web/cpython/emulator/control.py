@@ -30,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from engage_web.core.text import shown
 from engage_web.core.validation import ACCOUNT_ID_PATTERN
 
 from .bodies import check_content_type, parse_json_object, read_body
@@ -47,7 +48,7 @@ _SKILL_ID = re.compile(r"[0-9]{1,15}")
 
 
 def _shown(text: str) -> str:
-    return repr(text) if len(text) <= 60 else repr(text[:57]) + f"... ({len(text)} characters)"
+    return shown(text, count=True)
 
 
 def _unknown_keys(body: dict[str, Any], allowed: tuple[str, ...]) -> None:
