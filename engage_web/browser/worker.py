@@ -50,7 +50,6 @@ It runs under CPython too (tests pass a fake transport and collect what would be
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import random
@@ -213,29 +212,20 @@ def js_option_name(option: str, config: object = None) -> str:
     return f"retry.{_camel(rest)}"
 
 
-def retry_event_to_js(event: object) -> dict[str, Any]:
-    """An engine ``on_retry`` event as the page's ``onRetry`` payload: camelCase, milliseconds.
-
-    Accepts a dataclass or a mapping; keys in seconds (``delay``) become ``delayMs``::
+def retry_event_to_js(event: Mapping[str, Any]) -> dict[str, Any]:
+    """An ``onRetry`` / ``onAttempt`` payload of the driver (a mapping of JSON values) as the
+    page's: camelCase names, and the wait in milliseconds (``delay`` in seconds -> ``delayMs``)::
 
         >>> retry_event_to_js({"attempt": 2, "delay": 1.5, "reason": "http-503"})
         {'attempt': 2, 'delayMs': 1500, 'reason': 'http-503'}
     """
-    if dataclasses.is_dataclass(event) and not isinstance(event, type):
-        items = dataclasses.asdict(event)
-    elif isinstance(event, Mapping):
-        items = dict(event)
-    else:
-        return {"event": str(event)}
     out: dict[str, Any] = {}
-    for key, value in items.items():
+    for key, value in event.items():
         name = _camel(str(key))
-        if name in ("delay", "delaySeconds") and isinstance(value, int | float):
+        if name == "delay" and isinstance(value, int | float):
             out["delayMs"] = round(value * 1000)
-        elif isinstance(value, str | int | float | bool) or value is None:
-            out[name] = value
         else:
-            out[name] = json.loads(json.dumps(value, default=str))
+            out[name] = value
     return out
 
 
@@ -549,10 +539,10 @@ class WorkerHost:
         if self._api is not None:
             self._retired.append(self._api)
 
-    def _on_retry(self, event: object) -> None:
+    def _on_retry(self, event: Mapping[str, Any]) -> None:
         self._post(json.dumps({"type": "retry", "event": retry_event_to_js(event)}))
 
-    def _on_attempt(self, event: object) -> None:
+    def _on_attempt(self, event: Mapping[str, Any]) -> None:
         self._post(json.dumps({"type": "attempt", "event": retry_event_to_js(event)}))
 
     def _not_ready(self) -> dict[str, Any]:
