@@ -132,32 +132,62 @@ function snapshotBuildId(bytes) {
   return id;
 }
 
-/** The snapshot's bytes, gunzipped and checked against the pinned build id; throws if unusable. */
+/**
+ * The snapshot's response: the file as the server sends it, or the build's gzip copy when the
+ * server sends it raw. The snapshot is about 31 MB raw and 3.8 MB brotli-encoded: a server
+ * that compresses (Content-Encoding, or a Content-Length other than the raw size: a CDN
+ * compressing on the fly) is read through, and one that would send the raw bytes (a plain
+ * static host) is cut off at its headers, and the gzip copy (5.7 MB) is fetched and unpacked
+ * here instead. Reading headers first means fetching without `integrity` (which waits for the
+ * whole body), so the bytes are then checked here (`verify`); where crypto.subtle is missing
+ * (not a secure context) the file is fetched with its integrity as is.
+ */
+async function snapshotResponse(snapshot) {
+  const url = new URL(snapshot.file, HERE).href;
+  const integrity = INTEGRITY.get(url);
+  const gzip = snapshot.gzip && typeof DecompressionStream === "function" ?
+    new URL(snapshot.gzip, HERE).href : null;
+  const canVerify = Boolean(globalThis.crypto && crypto.subtle);
+  if (!gzip || (integrity && !canVerify)) return { response: await fetchChecked(url) };
+  const controller = new AbortController();
+  const response = await fetch(url, { signal: controller.signal });
+  const sentRaw = response.ok && !response.headers.get("Content-Encoding") &&
+    Number(response.headers.get("Content-Length")) === snapshot.bytes;
+  if (!sentRaw) return { response, verify: integrity };
+  controller.abort();
+  return { response: await fetchChecked(gzip), gunzip: true };
+}
+
+/** Whether `bytes` match an SRI value ("sha384-<base64>"). */
+async function matches(bytes, integrity) {
+  const [algorithm, expected] = integrity.split("-", 2);
+  const name = { sha256: "SHA-256", sha384: "SHA-384", sha512: "SHA-512" }[algorithm];
+  if (!name) return false;
+  const digest = new Uint8Array(await crypto.subtle.digest(name, bytes));
+  let binary = "";
+  for (let i = 0; i < digest.length; i++) binary += String.fromCharCode(digest[i]);
+  return btoa(binary) === expected;
+}
+
+/** The snapshot's bytes, checked against the build's hash and the pinned build id; throws if
+ * unusable (which costs a normal boot, never a failed one). */
 async function snapshotBytes(snapshot) {
   const url = new URL(snapshot.file, HERE).href;
-  // A snapshot that fails its integrity check is only an unusable snapshot: a normal boot.
-  const response = await fetchChecked(url).catch((error) => {
+  const { response, verify, gunzip } = await snapshotResponse(snapshot).catch((error) => {
     throw error instanceof IntegrityError ? new Error(error.message) : error;
   });
-  if (!response.ok) throw new Error(`${url} answered HTTP ${response.status}`);
+  if (!response.ok) throw new Error(`${response.url || url} answered HTTP ${response.status}`);
   let body = response.body;
-  if (url.endsWith(".gz")) body = body.pipeThrough(new DecompressionStream("gzip"));
+  if (gunzip) body = body.pipeThrough(new DecompressionStream("gzip"));
   const bytes = new Uint8Array(await new Response(body).arrayBuffer());
+  if (verify && !(await matches(bytes, verify))) {
+    throw new Error(new IntegrityError(url, verify).message);
+  }
   const found = snapshotBuildId(bytes);
   if (found !== snapshot.buildId) {
     throw new Error(`snapshot build id ${found}, this Pyodide is ${snapshot.buildId}`);
   }
   return bytes;
-}
-
-/**
- * Can this engine use the snapshot at all? Asked before anything is downloaded, so that an
- * engine that cannot use it never fetches its megabytes: a gzipped snapshot needs
- * DecompressionStream (Safari < 16.4 has none).
- */
-function snapshotUsable(snapshot) {
-  return Boolean(snapshot) &&
-    (!snapshot.file.endsWith(".gz") || typeof DecompressionStream === "function");
 }
 
 /**
@@ -304,7 +334,7 @@ async function boot() {
   const wasm = watchWasm();
   const engine = fetchBytes(ENGINE_ZIP_URL);   // downloads while Pyodide starts
   engine.catch(() => {});                      // awaited below; avoid an early unhandled report
-  const snapshot = snapshotUsable(SNAPSHOT) ? snapshotBytes(SNAPSHOT) : null;   // meanwhile too
+  const snapshot = SNAPSHOT ? snapshotBytes(SNAPSHOT) : null;   // meanwhile too
   if (snapshot) snapshot.catch(() => {});      // startPyodide reports a failure
   const asm = importChecked(new URL("pyodide.asm.mjs", PYODIDE_URL).href);   // meanwhile too
   asm.catch(() => {});

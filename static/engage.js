@@ -70,7 +70,8 @@
 
   // The runtime's watchdog (see "the runtime" below). Boots measured on the project's 2-core
   // machine: about 1 s from the memory snapshot, 36 s at worst under heavy load; a first visit
-  // downloads about 20 MB, which 45 s covers from about 4 Mbit/s up.
+  // downloads about 7 MB (up to 19 MB from a host that does not send the build's compressed
+  // copies), which 45 s covers from about 4 Mbit/s up.
   var BOOT_TIMEOUT_MS = 45000;      // default of init({bootTimeoutMs}) / data-boot-timeout-ms
   var BOOT_PATIENCE_MAX = 4;        // a worker started after failures may boot up to 4x as long
   var RESTART_FIRST_MS = 1000;      // a new worker 1 s after a failure, doubling per failure in

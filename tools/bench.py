@@ -232,7 +232,9 @@ def copy_worker(
     config = worker_config(
         pyodide_base=f"{prefix}pyodide/",
         engine_zip=f"{prefix}engage_web.zip",
-        snapshot=snapshot.for_worker(prefix) if snapshot is not None else None,
+        snapshot=snapshot.for_worker(prefix, gzip=(dist / f"{snapshot.file}.gz").is_file())
+        if snapshot is not None
+        else None,
         stdlib=f"{prefix}{stdlib}" if stdlib else None,
         bench_hooks=hook,
     )

@@ -119,13 +119,19 @@ def build(
 
     static = root / "static"
     info = _snapshot(out) if snapshot and cdn is None else None
+    cache = root / "node_modules" / ".cache" / "engage-web-compressed"
+    # The snapshot's gzip copy is named, with its hash, in the worker's config (a server that
+    # does not compress gets it instead of the raw file), so it is made before the config.
+    compress_tree(out, cache=cache)
     for name in STATIC_FILES:
         _copy(static / name, out / name)
     _write(
         out / CONFIG_FILE,
         worker_config(
             pyodide_base=cdn or "./pyodide/",
-            snapshot=info.for_worker() if info is not None else None,
+            snapshot=info.for_worker(gzip=(out / f"{info.file}.gz").is_file())
+            if info is not None
+            else None,
             stdlib=info.stdlib if info is not None else None,
             integrity=worker_integrity(out, loaded_by_worker(info, cdn)),
         ),
@@ -137,7 +143,7 @@ def build(
     _write(out / "pyscript.json", pyscript_config(cdn, public_path))
     ensure_wheel(root, out)
     render_pages(root, out, cdn=cdn)
-    compress_tree(out, cache=root / "node_modules" / ".cache" / "engage-web-compressed")
+    compress_tree(out, cache=cache)
     return out
 
 
@@ -157,7 +163,7 @@ def loaded_by_worker(info: SnapshotInfo | None = None, cdn: str | None = None) -
     if cdn is None:
         files += [f"pyodide/{name}" for name in PYODIDE_FILES if name != "package.json"]
     if info is not None:
-        files.append(info.file)
+        files += [info.file, f"{info.file}.gz"]   # the gzip copy: for servers that send raw
         if info.stdlib is not None:
             files.append(info.stdlib)
     return files

@@ -99,14 +99,21 @@ class SnapshotInfo:
     make_seconds: float
     stdlib: str | None = None
 
-    def for_worker(self, prefix: str = "") -> dict[str, Any]:
+    def for_worker(self, prefix: str = "", *, gzip: bool = False) -> dict[str, Any]:
         """The worker's ``snapshot`` entry (``engage-config.mjs``): the file relative to the
-        worker (``prefix`` + file), the build id it checks, the raw size.
+        worker (``prefix`` + file), the build id it checks, the raw size and, with ``gzip``,
+        the build's gzip copy (``<file>.gz``), which the worker fetches instead when the server
+        sends the file raw.
 
         >>> SnapshotInfo("s.bin", "k", "ab", 10, 10, 1.0).for_worker("../")
         {'file': '../s.bin', 'buildId': 'ab', 'bytes': 10}
+        >>> SnapshotInfo("s.bin", "k", "ab", 10, 10, 1.0).for_worker(gzip=True)["gzip"]
+        's.bin.gz'
         """
-        return {"file": prefix + self.file, "buildId": self.build_id, "bytes": self.raw_bytes}
+        entry = {"file": prefix + self.file, "buildId": self.build_id, "bytes": self.raw_bytes}
+        if gzip:
+            entry["gzip"] = f"{prefix}{self.file}.gz"
+        return entry
 
 
 def pyodide_build_id(pyodide_mjs: Path) -> str:

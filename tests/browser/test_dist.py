@@ -61,7 +61,9 @@ def test_the_shipped_worker_names_the_builds_snapshot_of_the_pinned_pyodide(dist
     info = load_manifest(dist)
     assert info is not None, "no current snapshot in dist/ (engage-snapshot.json)"
     config = (dist / "engage-config.mjs").read_text(encoding="utf-8")
-    assert json.dumps(info.for_worker(), indent=2).replace("\n", "\n  ") in config
+    named = info.for_worker(gzip=True)
+    assert json.dumps(named, indent=2).replace("\n", "\n  ") in config
+    assert (dist / named["gzip"]).is_file()  # for hosts that send files raw
     raw = (dist / info.file).read_bytes()
     assert snapshot_build_id(raw) == pyodide_build_id(dist / "pyodide" / "pyodide.mjs")
     assert f'"stdlib": "{info.stdlib}"' in config

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import os
 import re
 import shutil
 import struct
@@ -72,16 +73,22 @@ def variant_dir(dist_dir: Path) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _write_variant(where: Path, dist: Path, info: Any, body: bytes | None) -> None:
-    """engage.js and the worker, configured to boot from ``snapshot.bin.gz`` next to them, and
-    that file (``None``: no file, so the server answers 404). A ``.gz`` name makes the worker
-    inflate the file itself: the path for hosts that cannot send precompressed copies."""
+def _write_variant(where: Path, dist: Path, info: Any, raw: bytes, body: bytes | None) -> None:
+    """engage.js and the worker, configured to boot from ``snapshot.bin`` next to them, with
+    ``body`` as its gzip copy ``snapshot.bin.gz`` (``None``: neither file, so the server answers
+    404). The raw file is written after its copy, so the server sends it raw (a copy older
+    than its file is never sent), and the worker fetches and inflates the gzip copy itself: the
+    path for hosts that do not compress."""
     from tools.bench import copy_worker
 
-    named = dataclasses.replace(info, file=f"{where.name}/snapshot.bin.gz")
-    copy_worker(dist, where, "../", snapshot=named, hook=False)
     if body is not None:
         (where / "snapshot.bin.gz").write_bytes(body)
+        (where / "snapshot.bin").write_bytes(raw)
+        gz = where / "snapshot.bin.gz"
+        older = gz.stat().st_mtime_ns - 1_000_000_000
+        os.utime(gz, ns=(older, older))
+    named = dataclasses.replace(info, file=f"{where.name}/snapshot.bin")
+    copy_worker(dist, where, "../", snapshot=named, hook=False)
 
 
 def test_the_shipped_embed_boots_from_the_builds_snapshot(probe: Probe, dist_dir: Path):
@@ -106,7 +113,7 @@ def test_any_snapshot_problem_costs_a_normal_boot_never_the_answer(
     """Whatever the snapshot URL serves, the check answers Available; only the build's own
     snapshot is used, and every other case is announced with a warning, then booted normally."""
     info, raw = snapshot_file
-    _write_variant(variant_dir, dist_dir, info, CASES[case](raw))
+    _write_variant(variant_dir, dist_dir, info, raw, CASES[case](raw))
     html = (
         "<!doctype html><meta charset='utf-8'><link rel='icon' href='data:,'>"
         "<script src='/.snapcheck/engage.js' data-endpoint='/' data-account-id='demo'></script>"
