@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from starlette.staticfiles import StaticFiles
 
-from engage_web.emulator import create_app
+from engage_web.cpython.emulator import create_app
 from tests.browser.conftest import Probe
 from tools.devserver import ServerThread
 from tools.snapshot import load_manifest
