@@ -105,6 +105,8 @@
     readyAt: 0,              // clock() when it first said ready; 0 before
     failures: 0,             // runtime failures in a row (see dead())
     callBoundMs: 0,          // from ready: the longest a call in flight may go without news
+    outboxRetryMs: 0,        // from ready: the outbox's wait after a failure the worker did not
+                             // answer itself (the engine's outbox policy; 0: none known yet)
     lastHeard: 0,            // clock() of the worker's last message, or when calls began to wait
     bootTimer: null, waitTimer: null, silenceTimer: null, restartTimer: null,
   };
@@ -524,6 +526,7 @@
       clearTimeout(runtime.waitTimer);
       if (!runtime.readyAt) runtime.readyAt = clock();
       runtime.callBoundMs = message.callBoundMs > 0 ? message.callBoundMs : 0;
+      if (message.outboxRetryMs > 0) runtime.outboxRetryMs = message.outboxRetryMs;
       clearTimeout(runtime.silenceTimer);   // armed again below, for the bound now in force
       runtime.silenceTimer = null;
       ready = true;
@@ -1131,13 +1134,16 @@
     });
   }
 
-  /** Flush again after the `retryInMs` the worker's outbox policy named for this failure (a
-   * runtime that went down names none: the next one flushes when it is ready). */
+  /** Flush again after the `retryInMs` the worker's outbox policy named for this failure; for a
+   * failure the worker never answered (a cancelled send, a runtime that went down), after the
+   * policy's first wait, which the worker named when it was ready (a new worker also flushes
+   * when it is ready). */
   function retryLater(result) {
     clearTimeout(outbox.timer);
     outbox.timer = null;
     var wait = result && result.retryInMs;
-    if (typeof wait === "number" && wait >= 0) outbox.timer = setTimeout(flushOutbox, wait);
+    if (typeof wait !== "number" || wait < 0) wait = runtime.outboxRetryMs || null;
+    if (wait !== null) outbox.timer = setTimeout(flushOutbox, wait);
   }
 
   /** Send one entry (holding the lock); then `next()`, or `release()` at a curable failure. */

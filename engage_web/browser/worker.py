@@ -8,7 +8,8 @@ itself with ``js.postMessage``. Messages and answers::
     {"type": "init", "config": {"endpoint" | "domainApi", "accountId", "retry",
                                 "methodOverride", "stored", "reuseAnswers",
                                 "reuseMaxAgeMs"}}                  -> {"type": "ready",
-                                                                        "callBoundMs"}
+                                                                        "callBoundMs",
+                                                                        "outboxRetryMs"}
                                                                     or {"type": "failed", ...}
     {"type": "check", "id", "params", "reuseKey", "stored"}       -> {"type": "outcome", ...}
     {"type": "report", "id", "engagementAttributes", "pageId", "session", "stored"}
@@ -498,7 +499,13 @@ class WorkerHost:
         self._scope, self._storage, self._store, self._bases = scope, storage, store, bases
         self._reuse = reuse
         self._config_error = None
-        return {"type": "ready", "callBoundMs": call_bound_ms(api.policy)}
+        # outboxRetryMs: when the page's outbox tries again after a failure this worker never
+        # answered (a cancelled send, a runtime that went down): the policy's first wait.
+        return {
+            "type": "ready",
+            "callBoundMs": call_bound_ms(api.policy),
+            "outboxRetryMs": self._outbox.retry_in_ms(1, self._rand()),
+        }
 
     def _watch(self, message: Mapping[str, Any]) -> None:
         """Start (or restart) the page's watch: outcomes are posted as they change."""

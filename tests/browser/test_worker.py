@@ -46,6 +46,7 @@ class Page:
             lambda text: self.posted.append(json.loads(text)),
             transport=transport,
             clock=clock or FakeClock(auto_advance=True),
+            rand=lambda: 0.5,  # no jitter: the outbox's waits are exact
         )
 
     async def send(self, message: dict[str, Any]) -> dict[str, Any] | None:
@@ -74,7 +75,8 @@ def test_a_check_answers_with_its_outcome_and_posts_on_retry_events_in_page_unit
     ready, answer = run(scenario())
     # callBoundMs: the default policy's 30 s deadline + 8 s attempt + 5 s slack (engage.js
     # declares a worker dead that stays silent longer than that with calls in flight)
-    assert ready == {"type": "ready", "callBoundMs": 43000}
+    # outboxRetryMs: the outbox policy's first wait (5 s), for failures the worker never answers
+    assert ready == {"type": "ready", "callBoundMs": 43000, "outboxRetryMs": 5000}
     assert answer["type"] == "outcome"
     assert answer["id"] == 7
     assert answer["outcome"]["status"] == "Available"
@@ -403,7 +405,7 @@ def test_a_new_init_does_not_cancel_running_checks_but_cancel_still_reaches_them
         first = asyncio.ensure_future(page.send({"type": "check", "id": 1, "params": {}}))
         await settle()
         ready = await page.send({"type": "init", "config": {**CONFIG, "retry": "none"}})
-        assert ready == {"type": "ready", "callBoundMs": 21000}  # 8 s deadline, 8 s attempt
+        assert ready == {"type": "ready", "callBoundMs": 21000, "outboxRetryMs": 5000}
         if then_cancel:
             await page.send({"type": "cancel"})
         else:
