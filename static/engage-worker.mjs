@@ -120,6 +120,55 @@ const SNAPSHOT = BUILD.snapshot;
 const SNAPSHOT_MAGIC = 1886286592;   // Pyodide's snapshot header: magic, offsets, 8-word build id
 let bootKind = "normal";             // "snapshot" once a boot from the snapshot succeeded
 
+const SPARSE_MAGIC = 0x31535745;     // "EWS1": the run table after Pyodide's header
+
+/**
+ * Where a sparse snapshot's pieces are (tools/sparse_snapshot.py): Pyodide's header and JSON
+ * state end at `start`; then a table of runs, the only pages of the `memory` bytes that are not
+ * zero, each with where its bytes are in the file. Throws for a table that does not fit the
+ * bytes (a damaged or hostile file), before anything is written anywhere.
+ */
+function sparseLayout(bytes) {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const start = view.getUint32(4, true);
+  if (start < 48 || start % 16 || start + 16 > bytes.byteLength ||
+      view.getUint32(start, true) !== SPARSE_MAGIC) {
+    throw new Error("not a sparse snapshot (no run table after the header)");
+  }
+  const memory = view.getUint32(start + 4, true);
+  const count = view.getUint32(start + 8, true);
+  let at = start + 16 + 8 * count;
+  if (at > bytes.byteLength) throw new Error(`${count} runs do not fit in the snapshot`);
+  const runs = [];
+  let end = 0;
+  for (let i = 0; i < count; i++) {
+    const offset = view.getUint32(start + 16 + 8 * i, true);
+    const length = view.getUint32(start + 20 + 8 * i, true);
+    if (offset < end || offset + length > memory || at + length > bytes.byteLength) {
+      throw new Error(`snapshot run ${i} (${offset}, ${length}) does not fit`);
+    }
+    runs.push({ offset, length, at });
+    at += length;
+    end = offset + length;
+  }
+  if (at !== bytes.byteLength) throw new Error(`${bytes.byteLength - at} bytes after the runs`);
+  return { start, memory, runs };
+}
+
+/** Write a sparse snapshot's memory into `heap`: its runs, and zeros between them. */
+function writeMemory(heap, bytes, { memory, runs }) {
+  if (memory > heap.length) {
+    throw new Error(`the snapshot's memory (${memory} bytes) exceeds this runtime's`);
+  }
+  let cursor = 0;
+  for (const { offset, length, at } of runs) {
+    heap.fill(0, cursor, offset);
+    heap.set(bytes.subarray(at, at + length), offset);
+    cursor = offset + length;
+  }
+  heap.fill(0, cursor, memory);
+}
+
 /** The Pyodide build id in a snapshot's header (throws if the bytes are no snapshot). */
 function snapshotBuildId(bytes) {
   if (bytes.byteLength < 48) throw new Error(`${bytes.byteLength} bytes is no snapshot`);
@@ -134,10 +183,10 @@ function snapshotBuildId(bytes) {
 
 /**
  * The snapshot's response: the file as the server sends it, or the build's gzip copy when the
- * server sends it raw. The snapshot is about 31 MB raw and 3.8 MB brotli-encoded: a server
+ * server sends it raw. The snapshot is about 14 MB raw and 3.8 MB brotli-encoded: a server
  * that compresses (Content-Encoding, or a Content-Length other than the raw size: a CDN
  * compressing on the fly) is read through, and one that would send the raw bytes (a plain
- * static host) is cut off at its headers, and the gzip copy (5.7 MB) is fetched and unpacked
+ * static host) is cut off at its headers, and the gzip copy (5.6 MB) is fetched and unpacked
  * here instead. Reading headers first means fetching without `integrity` (which waits for the
  * whole body), so the bytes are then checked here (`verify`); where crypto.subtle is missing
  * (not a secure context) the file is fetched with its integrity as is.
@@ -169,8 +218,8 @@ async function matches(bytes, integrity) {
   return btoa(binary) === expected;
 }
 
-/** The snapshot's bytes, checked against the build's hash and the pinned build id; throws if
- * unusable (which costs a normal boot, never a failed one). */
+/** The snapshot's bytes, checked against the build's hash, the pinned build id and its own run
+ * table; throws if unusable (which costs a normal boot, never a failed one). */
 async function snapshotBytes(snapshot) {
   const url = new URL(snapshot.file, HERE).href;
   const { response, verify, gunzip } = await snapshotResponse(snapshot).catch((error) => {
@@ -187,16 +236,21 @@ async function snapshotBytes(snapshot) {
   if (found !== snapshot.buildId) {
     throw new Error(`snapshot build id ${found}, this Pyodide is ${snapshot.buildId}`);
   }
+  sparseLayout(bytes);
   return bytes;
 }
 
 /**
- * Pyodide's module factory, wrapped so that a snapshot made in one engine restores in another.
+ * Pyodide's module factory, wrapped to restore the build's snapshot: its memory from the sparse
+ * form, and in any engine.
  *
- * Pyodide's start-up (a preRun of pyodide.asm.mjs) adds CPython's call trampoline to the wasm
- * function table and stores its table index in `_PyRuntime`, which is in the wasm memory, and
- * so in the snapshot. That index is not the same in every engine: JavaScriptCore (WebKit,
- * Safari) hands out a new JS object for a wasm function each time it is exported, so
+ * Sparse: the file holds only the memory pages that are not zero (tools/sparse_snapshot.py), so
+ * Pyodide's restore is handed its header and JSON state alone, and the runs are written here.
+ *
+ * Any engine: Pyodide's start-up (a preRun of pyodide.asm.mjs) adds CPython's call trampoline to
+ * the wasm function table and stores its table index in `_PyRuntime`, which is in the wasm
+ * memory, and so in the snapshot. That index is not the same in every engine: JavaScriptCore
+ * (WebKit, Safari) hands out a new JS object for a wasm function each time it is exported, so
  * Emscripten's dynamic linking cannot find the functions already in the table and appends
  * about a thousand duplicates before the trampoline is added (index 15146 in WebKitGTK 2.50
  * against 14174 in Chromium and Firefox). Restored as is, a snapshot made in Chromium makes
@@ -204,25 +258,26 @@ async function snapshotBytes(snapshot) {
  * signature that does not match". So the index this engine computed is kept across the
  * restore. Everything else the snapshot holds uses the table's initial slots, which every
  * engine fills alike. (Not JSPI: hiding WebAssembly.Suspending changes neither index.)
- * Returns null when this Pyodide has none of these internals: the snapshot is then restored
- * as is, and any failure costs a normal boot as before.
+ * A Pyodide without these internals cannot restore the file: its boot fails, which costs a
+ * normal boot, never the answer.
  */
-function portableModuleFactory(createPyodideModule) {
-  if (typeof createPyodideModule !== "function") return null;
+function snapshotModuleFactory(createPyodideModule) {
   return async (settings) => {
     const module = await createPyodideModule(settings);
     const api = module.API;
-    const offsetAt = module.__PyEM_EMSCRIPTEN_TRAMPOLINE_OFFSET;
-    if (!api || typeof api.restoreSnapshot !== "function" || typeof offsetAt !== "number" ||
-        typeof module.__PyRuntime !== "number") {
-      return module;
+    if (!api || typeof api.restoreSnapshot !== "function" || !module.HEAP8) {
+      throw new Error("this Pyodide has no snapshot restore to hand the memory to");
     }
-    const slot = (module.__PyRuntime + module.HEAP32[offsetAt >>> 2]) >>> 2;
-    const ownTrampoline = module.HEAP32[slot];   // set by this engine's start-up
+    const offsetAt = module.__PyEM_EMSCRIPTEN_TRAMPOLINE_OFFSET;
+    const keepsTrampoline = typeof offsetAt === "number" && typeof module.__PyRuntime === "number";
+    const slot = keepsTrampoline ? (module.__PyRuntime + module.HEAP32[offsetAt >>> 2]) >>> 2 : 0;
+    const ownTrampoline = keepsTrampoline ? module.HEAP32[slot] : 0;   // this engine's own
     const restore = api.restoreSnapshot;
     api.restoreSnapshot = function (bytes) {
-      const restored = restore.call(this, bytes);
-      module.HEAP32[slot] = ownTrampoline;
+      const layout = sparseLayout(bytes);
+      const restored = restore.call(this, bytes.subarray(0, layout.start));
+      writeMemory(module.HEAP8, bytes, layout);
+      if (keepsTrampoline) module.HEAP32[slot] = ownTrampoline;
       return restored;
     };
     return module;
@@ -267,13 +322,12 @@ async function fetchingRuntimeOnce(boot) {
  */
 async function startPyodide(loadPyodide, createPyodideModule, snapshot) {
   const factory = typeof createPyodideModule === "function" ? { createPyodideModule } : {};
-  if (snapshot) {
+  if (snapshot && factory.createPyodideModule) {
     try {
-      const portable = portableModuleFactory(createPyodideModule);
       const pyodide = await loadPyodide({
         ...pyodideOptions(),
         _loadSnapshot: snapshot,
-        ...(portable ? { createPyodideModule: portable } : factory),
+        createPyodideModule: snapshotModuleFactory(createPyodideModule),
       });
       pyodide.runPython("import random; random.seed()");   // every visitor restores one state
       bootKind = "snapshot";

@@ -158,7 +158,11 @@ class _Selenium:
 
 
 def _visit(browser: Any, url: str, counter: Any) -> dict[str, Any]:
-    """Open the bench page once and wait for its first answer; one sample."""
+    """Open the bench page once, the browser at rest, and wait for its first answer; one
+    sample."""
+    from tools.bench import settle_browser
+
+    settled = settle_browser()
     counter.reset()
     started = time.monotonic()
     try:
@@ -179,6 +183,7 @@ def _visit(browser: Any, url: str, counter: Any) -> dict[str, Any]:
         "boot": ready.get("bootKind"),
         "boot_ms": ready.get("bootMs"),
         "bytes": counter.bytes,
+        "settle_s": settled,
     }
 
 

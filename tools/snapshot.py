@@ -10,18 +10,20 @@ The API is private and version-locked, so this module keeps it safe:
 - its header carries the Pyodide build id, checked here against ``dist/pyodide/pyodide.mjs``
   (and again by the worker before use, which falls back to a normal boot on any problem);
 - it is regenerated whenever its key changes: the Pyodide build id, the engine bundle
-  (``dist/engage_web.zip``) and the recipe below (what is imported before the snapshot);
+  (``dist/engage_web.zip``), the recipe below (what is imported before the snapshot) and the
+  file's form;
 - the file name carries the key (``engage-snapshot-<key12>.bin``), so it can be cached for a
   year like the other versioned runtime files.
 
-It is stored raw: its 31 MB of memory compress to about 4.4 MB with brotli and 6.4 MB with
-gzip, and the build writes both copies next to it (``tools/compress.py``), which the server
-sends by ``Accept-Encoding`` and the browser decodes as it downloads. Example::
+It is stored without its zero pages (``tools/sparse_snapshot.py``: 14 MB of the 31 MB Pyodide
+writes) and otherwise uncompressed: the build writes brotli (3.8 MB) and gzip (5.6 MB) copies next
+to it (``tools/compress.py``), which the server sends by ``Accept-Encoding`` and the browser
+decodes as it downloads. Example::
 
     >>> from pathlib import Path
     >>> info = ensure_snapshot(Path("dist"))                    # doctest: +SKIP
-    >>> info.file, info.build_id[:8], info.raw_bytes            # doctest: +SKIP
-    ('engage-snapshot-3fa2c1d09b7e.bin', '990c3b51', 31458064)
+    >>> info.file, info.build_id[:8], info.raw_bytes, info.file_bytes   # doctest: +SKIP
+    ('engage-snapshot-3fa2c1d09b7e.bin', '990c3b51', 31458064, 14271416)
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.chromium import CHROMIUM, launch
+from tools.sparse_snapshot import sparse
 from tools.stdlib import SURVEY, engine_import_names, stdlib_zip, survey_code, zip_name
 
 __all__ = [
@@ -70,6 +73,9 @@ import engage_web.core.retry
 import engage_web.browser.pyfetch_transport
 """
 
+#: The form the file is stored in (part of the key: a change of form makes a new file).
+FORM = "sparse, 4 KiB pages, v1"
+
 #: The magic number and header layout of Pyodide's snapshot format (pyodide.asm.mjs:
 #: u32 magic, u32 memory offset, u32 JSON length, u32 0, 8 x u32 build id).
 _MAGIC = 1886286592
@@ -87,9 +93,10 @@ class SnapshotError(Exception):
 
 @dataclass(frozen=True)
 class SnapshotInfo:
-    """A snapshot in ``dist/``: its file name, key, Pyodide build id, memory size, file size
-    (the same, raw, unless a test or benchmark stores it gzipped), making time, and the
-    trimmed library it was made with (``tools/stdlib.py``; the worker must boot with it)."""
+    """A snapshot in ``dist/``: its file name, key, Pyodide build id, size as Pyodide wrote it
+    (``raw_bytes``: header and whole memory), size of the file (``file_bytes``: the sparse
+    form, ``tools/sparse_snapshot.py``), making time, and the trimmed library it was made with
+    (``tools/stdlib.py``; the worker must boot with it)."""
 
     file: str
     key: str
@@ -101,16 +108,16 @@ class SnapshotInfo:
 
     def for_worker(self, prefix: str = "", *, gzip: bool = False) -> dict[str, Any]:
         """The worker's ``snapshot`` entry (``engage-config.mjs``): the file relative to the
-        worker (``prefix`` + file), the build id it checks, the raw size and, with ``gzip``,
-        the build's gzip copy (``<file>.gz``), which the worker fetches instead when the server
-        sends the file raw.
+        worker (``prefix`` + file), the build id it checks, the file's size (how the worker tells
+        a server sending it raw) and, with ``gzip``, the build's gzip copy (``<file>.gz``), which
+        the worker fetches instead when the server sends the file raw.
 
-        >>> SnapshotInfo("s.bin", "k", "ab", 10, 10, 1.0).for_worker("../")
+        >>> SnapshotInfo("s.bin", "k", "ab", 30, 10, 1.0).for_worker("../")
         {'file': '../s.bin', 'buildId': 'ab', 'bytes': 10}
-        >>> SnapshotInfo("s.bin", "k", "ab", 10, 10, 1.0).for_worker(gzip=True)["gzip"]
+        >>> SnapshotInfo("s.bin", "k", "ab", 30, 10, 1.0).for_worker(gzip=True)["gzip"]
         's.bin.gz'
         """
-        entry = {"file": prefix + self.file, "buildId": self.build_id, "bytes": self.raw_bytes}
+        entry = {"file": prefix + self.file, "buildId": self.build_id, "bytes": self.file_bytes}
         if gzip:
             entry["gzip"] = f"{prefix}{self.file}.gz"
         return entry
@@ -128,7 +135,8 @@ def pyodide_build_id(pyodide_mjs: Path) -> str:
 
 
 def snapshot_build_id(data: bytes) -> str:
-    """The build id in a raw snapshot's header; :class:`SnapshotError` if it is no snapshot.
+    """The build id in a snapshot's header (Pyodide's form or the sparse one, which keeps that
+    header first); :class:`SnapshotError` if it is no snapshot.
 
     >>> header = struct.pack("<12I", _MAGIC, 64, 2, 0, *range(1, 9))
     >>> snapshot_build_id(header + bytes(16))[:16]
@@ -148,8 +156,10 @@ def snapshot_build_id(data: bytes) -> str:
 
 
 def snapshot_key(dist: Path) -> str:
-    """What the snapshot depends on, hashed: Pyodide's build id, the engine bundle, the recipe."""
+    """What the snapshot depends on, hashed: Pyodide's build id, the engine bundle, the recipe,
+    the file's form."""
     digest = hashlib.sha256()
+    digest.update(FORM.encode())
     digest.update(pyodide_build_id(dist / "pyodide" / "pyodide.mjs").encode())
     digest.update((dist / "engage_web.zip").read_bytes())
     digest.update(RECIPE.encode())
@@ -209,8 +219,9 @@ def ensure_snapshot(dist: Path, *, force: bool = False, browser: Any = None) -> 
     for old in dist.glob("engage-snapshot-*.bin*"):
         if not old.name.startswith(name):  # the previous snapshot and its compressed copies
             old.unlink()
-    (dist / name).write_bytes(raw)
-    info = SnapshotInfo(name, key, found, len(raw), len(raw), round(seconds, 2), stdlib)
+    stored = sparse(raw)
+    (dist / name).write_bytes(stored)
+    info = SnapshotInfo(name, key, found, len(raw), len(stored), round(seconds, 2), stdlib)
     (dist / MANIFEST).write_text(json.dumps(asdict(info), indent=2) + "\n", encoding="utf-8")
     return info
 

@@ -13,6 +13,7 @@ visit (``onReady`` says how the worker booted).
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 from typing import Any
@@ -249,23 +250,27 @@ def test_a_snapshot_that_cannot_be_restored_costs_no_second_download(
 ):
     """When the snapshot passes its checks but fails to restore, the worker boots normally and
     still answers, reusing the runtime files it already fetched: each is requested once. (The
-    site's engage-config.mjs pins the damaged snapshot's hash, so it passes its integrity check.)"""
+    site's engage-config.mjs pins the hashes of the damaged snapshot and of its gzip copy, so
+    both pass their integrity checks; Pyodide's own restore then fails on its JSON state.)"""
     from tools.integrity import sri, sri_file
     from tools.snapshot import load_manifest
 
     info = load_manifest(dist_dir)
     assert info is not None, "dist/ ships no current memory snapshot"
     raw = (dist_dir / info.file).read_bytes()
-    damaged = raw[: len(raw) // 3]
+    damaged = raw[:48] + b"}" + raw[49:]   # Pyodide's JSON state, which its restore parses
+    damaged_gz = gzip.compress(damaged, 1)   # the copy a server sending files raw leads to
     config = (dist_dir / "engage-config.mjs").read_text(encoding="utf-8")
+    gz = dist_dir / f"{info.file}.gz"
     assert sri_file(dist_dir / info.file) in config
+    assert sri_file(gz) in config
+    config = config.replace(sri_file(dist_dir / info.file), sri(damaged))
+    config = config.replace(sri_file(gz), sri(damaged_gz))
     fresh = SiteServer.start()   # its own origin: nothing of it is in the browser's cache
     try:
         fresh.site.replace("/" + info.file, damaged)
-        fresh.site.replace(
-            "/engage-config.mjs",
-            config.replace(sri_file(dist_dir / info.file), sri(damaged)).encode("utf-8"),
-        )
+        fresh.site.replace(f"/{info.file}.gz", damaged_gz)
+        fresh.site.replace("/engage-config.mjs", config.encode("utf-8"))
         fresh.site.script("/xtest/events.js", EVENTS_JS)
         fresh.site.script("/xtest/check.js", CHECK_JS)
         fresh.site.page(

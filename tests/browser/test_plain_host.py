@@ -1,6 +1,6 @@
 """dist/ on a static host that does not compress: the snapshot still travels compressed.
 
-The memory snapshot is about 31 MB raw. The project's server sends its brotli copy; a plain static
+The memory snapshot is about 14 MB raw. The project's server sends its brotli copy; a plain static
 host (here Starlette's StaticFiles, which ignores ``Accept-Encoding``) would send the raw bytes.
 The worker reads the headers, cuts that download off and fetches the build's gzip copy instead.
 The plain host also answers the emulator's API paths (a fresh emulator), as the dev server does.
@@ -90,4 +90,4 @@ def test_a_host_that_sends_files_raw_gets_the_gzip_snapshot_and_boots_from_it(
     gzip_copy = f"/{info.file}.gz"
     assert counter.sent.get(gzip_copy) == (dist_dir / f"{info.file}.gz").stat().st_size
     raw = counter.sent.get(f"/{info.file}", 0)
-    assert raw < info.raw_bytes / 2  # cut off, not downloaded whole
+    assert raw < info.file_bytes / 2  # cut off, not downloaded whole

@@ -1,8 +1,9 @@
 """The worker boots from the build's Pyodide memory snapshot, and falls back to a normal boot.
 
 The snapshot is private, version-locked Pyodide API: whatever goes wrong with it (missing file,
-another Pyodide build, corrupt or truncated bytes) must cost the visitor nothing but time, never
-an answer. The shipped embed must boot from the build's snapshot; then each case serves a copy
+another Pyodide build, corrupt or truncated bytes, a run table that does not fit, Pyodide's dense
+form, which the worker does not read) must cost the visitor nothing but time, never an answer.
+The shipped embed must boot from the build's snapshot; then each case serves a copy
 of the shipped worker naming a snapshot file chosen by the case, written to a scratch directory
 under ``dist/`` (a worker's own requests cannot be routed reliably). Every time
 ``getEngagement`` must still answer Available, and the worker must say how it booted.
@@ -23,6 +24,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import Probe
+from tools.sparse_snapshot import dense
 
 pytestmark = pytest.mark.browser
 
@@ -43,6 +45,13 @@ def snapshot_file(dist_dir: Path, browser: Any) -> tuple[Any, bytes]:
     return info, (dist_dir / info.file).read_bytes()
 
 
+def _run_outside_memory(raw: bytes) -> bytes:
+    """The sparse file with its first run moved past the end of the memory it describes."""
+    start = struct.unpack_from("<I", raw, 4)[0]
+    memory = struct.unpack_from("<I", raw, start + 4)[0]
+    return raw[: start + 16] + struct.pack("<I", memory) + raw[start + 20 :]
+
+
 def _other_build_id(raw: bytes) -> bytes:
     words = list(struct.unpack_from("<12I", raw))
     words[4] ^= 0xFFFFFFFF
@@ -57,6 +66,8 @@ CASES: dict[str, Callable[[bytes], bytes | None]] = {
     "not gzip": lambda raw: b"\x00garbage" * 100,
     "not a snapshot": lambda raw: gzip.compress(b"\x00" * 4096),
     "truncated after a valid header": lambda raw: gzip.compress(raw[: len(raw) // 3], 1),
+    "a run outside the memory": lambda raw: gzip.compress(_run_outside_memory(raw), 1),
+    "Pyodide's dense form": lambda raw: gzip.compress(dense(raw), 1),
 }
 EXPECTED_BOOT = {name: "normal" for name in CASES} | {"the build's snapshot": "snapshot"}
 

@@ -6,6 +6,8 @@ Figures are benchmarks' business; these tests only check that the tools count wh
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ from tools.bench import (
     bench_scenario,
     copy_worker,
     load_generate,
+    settle_browser,
     summarize,
     throughput_app,
 )
@@ -120,3 +123,15 @@ def test_the_soak_reads_the_emulators_memory_before_and_after_each_round():
     text = render({"machine": {"nproc": 1, "loadavg_start": [], "loadavg_end": [],
                                "chromium": "-"}, "started": "-", "soak": soak})
     assert all(part in text for part in ("before", "round 2", "(RSS)"))
+
+
+def test_settling_waits_for_busy_child_processes_and_not_for_idle_ones():
+    """A browser still starting (here: a child process spinning) is waited for, up to the cap;
+    with nothing busy under this process the wait ends after two quiet sampling windows."""
+    spinning = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        assert settle_browser(cap_s=1.0) >= 1.0
+    finally:
+        spinning.kill()
+        spinning.wait()
+    assert settle_browser(cap_s=5.0) < 5.0
