@@ -77,7 +77,8 @@ def _runs(memory: memoryview) -> Iterator[tuple[int, int]]:
 
 
 def is_sparse(data: bytes) -> bool:
-    """Whether ``data`` is a snapshot in the sparse form (else it is Pyodide's own)."""
+    """Whether ``data`` is a snapshot in the sparse form (else it is Pyodide's own, whose memory
+    starts with the null page: zeros, never the magic)."""
     start = _memory_start(data)
     return len(data) >= start + 4 and _WORD.unpack_from(data, start)[0] == SPARSE_MAGIC
 
