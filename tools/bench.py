@@ -828,15 +828,7 @@ def bench_throughput(root: Path, rounds: int = 3, per_round: int = 2000) -> dict
         cwd=root,
     )
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if server.poll() is not None:
-                    raise SystemExit("[bench] the throughput server exited at start") from None
-                time.sleep(0.05)
+        _wait_for_port(port, server, "the throughput server")
         body = json.dumps({"appType": "EXTERNAL", "consumerSections": SECTIONS}).encode()
         routes = {
             "minimal": _http_post(port, MINIMAL_PATH, body),
@@ -852,11 +844,7 @@ def bench_throughput(root: Path, rounds: int = 3, per_round: int = 2000) -> dict
                 print(f"[bench] throughput {name}: {result.rps:.0f} req/s, "
                       f"p99 {result.to_dict()['p99_ms']} ms", flush=True)
     finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        _stop(server)
     out: dict[str, Any] = {"rounds": rounds, "per_round": per_round, "concurrency": 16}
     for name, results in runs.items():
         latencies = [v for r in results for v in r.latencies_ms]
@@ -898,6 +886,15 @@ def _wait_for_port(port: int, server: subprocess.Popen[Any], what: str) -> None:
                 raise SystemExit(f"[bench] {what} exited at start") from None
             time.sleep(0.05)
     raise SystemExit(f"[bench] {what} did not listen on port {port} within 20 s")
+
+
+def _stop(server: subprocess.Popen[Any]) -> None:
+    """End a server process: politely, then for good after 10 s."""
+    server.terminate()
+    try:
+        server.wait(10)
+    except subprocess.TimeoutExpired:
+        server.kill()
 
 
 def soak_body(sdes: int = 100) -> bytes:
@@ -954,11 +951,7 @@ def bench_soak(
             print(f"[bench] soak round {number}: {row['requests']} checks in "
                   f"{row['seconds']} s, RSS {_fmt(row['rss'], 1e6, 1)} MB", flush=True)
     finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        _stop(server)
     return {"rounds": rounds, "distinct": distinct, "repeated": repeated, "sdes": 100,
             "concurrency": concurrency, "rows": rows}
 

@@ -29,15 +29,40 @@ from tests.browser.conftest import BOOT_TIMEOUT_MS, Emulator, Probe
 from tools.devserver import ServerThread
 
 __all__ = [
+    "FAST_RETRY",
     "RECORD_EVENTS",
     "SEED_PARAMS",
     "InFlight",
     "OutageServer",
     "SharedPage",
+    "impression",
+    "init_embed",
 ]
 
 # The seed's example request without vid/sid: Available once the session is past its warm-up.
 SEED_PARAMS: dict[str, Any] = seed_request()
+
+# A retry policy that gives up quickly: the outage tests want a failure at once, not after 30 s.
+FAST_RETRY = {"retries": 1, "backoffInitialMs": 50, "backoffMaxMs": 100, "notAvailableRechecks": 0}
+
+
+def impression(revision: int) -> dict[str, Any]:
+    """An impression SDE (``impDisplay``) told apart from others by its ``revision``."""
+    return {"type": "impDisplay", "campaign": 3346848610, "engId": 3562981110,
+            "revision": revision}
+
+
+def init_embed(page: Any, endpoint: str) -> None:
+    """Configure an embed without ``data-endpoint`` for ``endpoint`` (account ``demo``,
+    :data:`FAST_RETRY`) and return once its runtime is up (``onReady``)."""
+    page.evaluate(
+        """(config) => new Promise((resolve) => {
+          ChatApi.bind("onReady", function once() { ChatApi.unbind("onReady", once); resolve(); });
+          ChatApi.init(config);
+        })""",
+        {"endpoint": endpoint, "accountId": "demo", "retry": FAST_RETRY},
+    )
+
 
 # Page script (after the tag): records every event into window.__events (reset by begin()).
 RECORD_EVENTS = """<script>

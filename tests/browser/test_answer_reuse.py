@@ -46,6 +46,16 @@ def checks(emulator: Emulator) -> int:
     return len([r for r in emulator.requests("/visitors") if r.get("route") != "update"])
 
 
+def next_view_asks(probe: Probe, emulator: Emulator, page: Any, attrs: str) -> dict[str, Any]:
+    """The next page view's first outcome, after checking that it was not taken from storage:
+    the endpoint was asked exactly once more."""
+    asked = checks(emulator)
+    second = visit(probe, page, page_html(attrs), "second")
+    assert "fromCache" not in second["outcome"]
+    assert checks(emulator) == asked + 1
+    return second["outcome"]
+
+
 def test_a_later_page_view_is_answered_at_once_from_the_visits_answer(
     probe: Probe, emulator: Emulator
 ):
@@ -110,13 +120,8 @@ def test_an_answer_past_its_allowed_age_is_not_reused(probe: Probe, emulator: Em
     record = expires[0]
     assert 0 < record["expiresAt"] - record["storedAt"] <= 1000
     page.wait_for_function("(at) => Date.now() > at", arg=record["expiresAt"])
-    asked = checks(emulator)
 
-    second = visit(probe, page, page_html(attrs), "second")
-
-    assert second["outcome"]["status"] == "Available"
-    assert "fromCache" not in second["outcome"]
-    assert checks(emulator) == asked + 1
+    assert next_view_asks(probe, emulator, page, attrs)["status"] == "Available"
 
 
 def test_not_available_is_never_reused(probe: Probe, emulator: Emulator):
@@ -124,13 +129,10 @@ def test_not_available_is_never_reused(probe: Probe, emulator: Emulator):
     attrs = 'data-retry-preset="none"'
     page = probe.open(page_html(attrs))
     assert page.evaluate("window.__first")["outcome"]["status"] == "NotAvailable"
-    asked = checks(emulator)
 
-    second = visit(probe, page, page_html(attrs), "second")
+    second = next_view_asks(probe, emulator, page, attrs)
 
-    assert second["outcome"]["status"] == "Available"  # the session's next answer
-    assert "fromCache" not in second["outcome"]
-    assert checks(emulator) == asked + 1
+    assert second["status"] == "Available"  # the session's next answer
 
 
 def test_reuse_turned_off_asks_the_endpoint_and_stores_nothing(probe: Probe, emulator: Emulator):
@@ -138,12 +140,8 @@ def test_reuse_turned_off_asks_the_endpoint_and_stores_nothing(probe: Probe, emu
     attrs = 'data-reuse-answers="false"'
     page = probe.open(page_html(attrs))
     assert page.evaluate("window.__first")["outcome"]["status"] == "Available"
-    asked = checks(emulator)
 
-    second = visit(probe, page, page_html(attrs), "second")
-
-    assert "fromCache" not in second["outcome"]
-    assert checks(emulator) == asked + 1
+    next_view_asks(probe, emulator, page, attrs)
     stored = page.evaluate(
         "() => Object.keys(sessionStorage).filter((k) => k.startsWith('engage-web:answer:'))"
     )

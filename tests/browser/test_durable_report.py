@@ -18,34 +18,18 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import Probe, embed_page
-from tests.browser.hardening import OutageServer
+from tests.browser.hardening import OutageServer, impression, init_embed
 
 pytestmark = pytest.mark.browser
 
-FAST = {"retries": 1, "backoffInitialMs": 50, "backoffMaxMs": 100, "notAvailableRechecks": 0}
 PARAMS = {"consumerSections": ["Support"]}
 NETWORK_LOG = r"Failed to load resource|net::ERR_|Failed to fetch"
 
 
-def impression(n: int) -> dict[str, Any]:
-    return {"type": "impDisplay", "campaign": 3346848610, "engId": 3562981110, "revision": n}
-
-
 def _open(probe: Probe, context: Any, endpoint: str) -> Any:
     page = probe.open(embed_page(endpoint=None, account=None), context=context)
-    _init(page, endpoint)
+    init_embed(page, endpoint)
     return page
-
-
-def _init(page: Any, endpoint: str) -> None:
-    """Configure the page's embed (it has no data-endpoint) and wait until the runtime is up."""
-    page.evaluate(
-        """(config) => new Promise((resolve) => {
-          ChatApi.bind("onReady", function once() { ChatApi.unbind("onReady", once); resolve(); });
-          ChatApi.init(config);
-        })""",
-        {"endpoint": endpoint, "accountId": "demo", "retry": FAST},
-    )
 
 
 def _report(page: Any, attributes: list[dict[str, Any]]) -> dict[str, Any]:
@@ -79,7 +63,7 @@ def test_reports_made_while_unreachable_survive_a_reload_and_arrive_once_in_orde
         sent_before_reload = page.evaluate("window.__sent")
 
         page.reload()
-        _init(page, outage.base_url)
+        init_embed(page, outage.base_url)
         assert page.evaluate("ChatApi.queuedReports") == 2  # survived the reload
         later = _report(page, [impression(4), impression(5)])
         assert later["queued"] is True

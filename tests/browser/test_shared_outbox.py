@@ -22,11 +22,10 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import Probe, embed_page, write_artifact
-from tests.browser.hardening import OutageServer
+from tests.browser.hardening import OutageServer, impression, init_embed
 
 pytestmark = pytest.mark.browser
 
-FAST = {"retries": 1, "backoffInitialMs": 50, "backoffMaxMs": 100, "notAvailableRechecks": 0}
 PARAMS = {"consumerSections": ["Support"]}
 NETWORK_LOG = r"Failed to load resource|net::ERR_|Failed to fetch"
 
@@ -37,26 +36,12 @@ RECORD_UPDATES = """<script>
 </script>"""
 
 
-def impression(n: int) -> dict[str, Any]:
-    return {"type": "impDisplay", "campaign": 3346848610, "engId": 3562981110, "revision": n}
-
-
 def _tab(probe: Probe, context: Any, endpoint: str, path: str) -> Any:
     """A new tab of the site, configured for ``endpoint``, its runtime up."""
     page = probe.open(embed_page(endpoint=None, account=None, body=RECORD_UPDATES),
                       context=context, path=path)
-    _init(page, endpoint)
+    init_embed(page, endpoint)
     return page
-
-
-def _init(page: Any, endpoint: str) -> None:
-    page.evaluate(
-        """(config) => new Promise((resolve) => {
-          ChatApi.bind("onReady", function once() { ChatApi.unbind("onReady", once); resolve(); });
-          ChatApi.init(config);
-        })""",
-        {"endpoint": endpoint, "accountId": "demo", "retry": FAST},
-    )
 
 
 def _session(page: Any) -> str:
@@ -120,7 +105,7 @@ def test_two_tabs_report_during_an_outage_and_one_is_reloaded(
     first.evaluate("(i) => ChatApi.report([i])", impression(1))
     second.evaluate("(i) => ChatApi.report([i])", impression(2))
     second.reload()
-    _init(second, outage.base_url)
+    init_embed(second, outage.base_url)
     assert second.evaluate("ChatApi.queuedReports") == 2
 
     outage.start()
@@ -277,7 +262,7 @@ def test_a_report_made_just_before_a_click_that_leaves_the_page_arrives_once(
     page = context.new_page()
     probe.watch(page)
     page.goto(probe.base_url + "/test/nav/0.html")
-    _init(page, outage.base_url)
+    init_embed(page, outage.base_url)
     sid = _session(page)
 
     for trial, delay in enumerate(TRIAL_DELAYS_MS):
@@ -295,7 +280,7 @@ def test_a_report_made_just_before_a_click_that_leaves_the_page_arrives_once(
             [[impression(1000 + trial)], delay],
         )
         page.wait_for_url(f"**/test/nav/{trial + 1}.html")
-        _init(page, outage.base_url)
+        init_embed(page, outage.base_url)
         page.wait_for_function("ChatApi.queuedReports === 0")
 
     recorded = _recorded(outage, sid)
