@@ -297,10 +297,7 @@ class PageStorage:
         """Set (or, with ``None``, forget) a value, and tell the page to write it."""
         if self._values[area].get(name) == value:
             return
-        if value is None:
-            self._values[area].pop(name, None)
-        else:
-            self._values[area][name] = value
+        self.adopt(area, name, value)
         message = {"type": "store", "area": area, "name": name, "value": value}
         self._post(json.dumps(message))
 
