@@ -20,6 +20,7 @@ import re
 from typing import Any
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.browser.conftest import Probe, embed_page, write_artifact
 from tests.browser.hardening import OutageServer, impression, init_embed
@@ -53,6 +54,17 @@ def _session(page: Any) -> str:
     raise AssertionError(f"no Available answer: {outcome}")
 
 
+def _sees_queued(page: Any, count: int) -> None:
+    """Wait until ``page`` counts ``count`` queued reports. Another tab's writes reach this tab's
+    localStorage a moment later (Chromium tells other renderers of a change asynchronously), so
+    a count that includes another tab's reports is waited for, not read at once."""
+    try:
+        page.wait_for_function(f"ChatApi.queuedReports === {count}")
+    except PlaywrightTimeoutError:
+        seen = page.evaluate("ChatApi.queuedReports")
+        raise AssertionError(f"{page.url} counts {seen} queued reports, not {count}") from None
+
+
 def _recorded(outage: OutageServer, sid: str) -> list[int]:
     """The revisions of the impressions recorded on session ``sid``, in order."""
     impressions = outage.control().session(sid)["impressions"]
@@ -81,12 +93,12 @@ def test_two_tabs_report_during_an_outage_and_one_is_closed_before_it_ends(
     outage.stop()
     assert first.evaluate("(i) => ChatApi.report([i])", impression(1))["queued"] is True
     assert second.evaluate("(i) => ChatApi.report([i])", impression(2))["queued"] is True
-    assert first.evaluate("ChatApi.queuedReports") == 2  # both tabs' reports, in one outbox
+    _sees_queued(first, 2)  # both tabs' reports, in one outbox
     second.close()
 
     outage.start()
     _session(first)  # any answer starts a delivery
-    first.wait_for_function("ChatApi.queuedReports === 0")
+    _sees_queued(first, 0)
     assert _recorded(outage, first_sid) == [1]
     assert _recorded(outage, second_sid) == [2]
 
@@ -106,14 +118,14 @@ def test_two_tabs_report_during_an_outage_and_one_is_reloaded(
     second.evaluate("(i) => ChatApi.report([i])", impression(2))
     second.reload()
     init_embed(second, outage.base_url)
-    assert second.evaluate("ChatApi.queuedReports") == 2
+    _sees_queued(second, 2)
 
     outage.start()
     # both tabs deliver at once: each answer starts a delivery
     first.evaluate("(p) => { ChatApi.getEngagement(p); }", PARAMS)
     second.evaluate("(p) => { ChatApi.getEngagement(p); }", PARAMS)
     for tab in (first, second):
-        tab.wait_for_function("ChatApi.queuedReports === 0")
+        _sees_queued(tab, 0)
     assert _recorded(outage, first_sid) == [1]
     assert _recorded(outage, second_sid) == [2]
 
@@ -130,13 +142,13 @@ def test_a_tab_opened_after_a_report_was_queued_never_sends_it_again(
     outage.stop()
     assert first.evaluate("(i) => ChatApi.report([i])", impression(1))["queued"] is True
     later = _tab(probe, context, outage.base_url, "/test/c.html")
-    assert later.evaluate("ChatApi.queuedReports") == 1
+    _sees_queued(later, 1)
 
     outage.start()
     for tab in (first, later):  # each answer starts a delivery
         tab.evaluate("(p) => { ChatApi.getEngagement(p); }", PARAMS)
     for tab in (first, later):
-        tab.wait_for_function("ChatApi.queuedReports === 0")
+        _sees_queued(tab, 0)
     updates = [r for r in outage.control().requests("/visitors/") if r.get("route") == "update"]
     assert _recorded(outage, sid) == [1]
     assert len(updates) == 1
@@ -165,12 +177,12 @@ def test_two_tabs_delivering_at_once_round_after_round_send_each_report_once(
             # made in one go (the same millisecond, often): delivered in the order made
             tab.evaluate("(batch) => { batch.forEach((i) => ChatApi.report([i])); }", batch)
         for tab in tabs:
-            tab.wait_for_function("ChatApi.queuedReports === 6")
+            _sees_queued(tab, 6)
         outage.start()
         for tab in tabs:
             tab.evaluate("(p) => { ChatApi.getEngagement(p); }", PARAMS)
         for tab in tabs:
-            tab.wait_for_function("ChatApi.queuedReports === 0")
+            _sees_queued(tab, 0)
     assert [_recorded(outage, sid) for sid in sids] == made
 
 
@@ -219,7 +231,7 @@ def test_the_outbox_adopts_an_earlier_versions_queue_and_stays_bounded_in_age_an
         [outage.base_url, impression(1), impression(2)],
     )
     later = _tab(probe, context, outage.base_url, "/test/b.html")  # takes the array over
-    later.wait_for_function("ChatApi.queuedReports === 0")
+    _sees_queued(later, 0)
     assert _recorded(outage, sid) == [2]
     assert any("older than its session" in line for line in probe.console)
 
@@ -236,7 +248,7 @@ def test_the_outbox_adopts_an_earlier_versions_queue_and_stays_bounded_in_age_an
     assert (dropped["error"]["code"], dropped["error"]["transient"]) == ("dropped", False)
     assert kept["queued"] is True
     assert waiting == 500
-    assert later.evaluate("ChatApi.queuedReports") == 500  # one outbox for the site's tabs
+    _sees_queued(later, 500)  # one outbox for the site's tabs
 
 
 # Page N of the navigation trials: the embed and a link to page N + 1.
@@ -281,7 +293,7 @@ def test_a_report_made_just_before_a_click_that_leaves_the_page_arrives_once(
         )
         page.wait_for_url(f"**/test/nav/{trial + 1}.html")
         init_embed(page, outage.base_url)
-        page.wait_for_function("ChatApi.queuedReports === 0")
+        _sees_queued(page, 0)
 
     recorded = _recorded(outage, sid)
     counts = {1000 + trial: recorded.count(1000 + trial) for trial in range(len(TRIAL_DELAYS_MS))}
