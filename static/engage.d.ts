@@ -306,7 +306,11 @@ export declare namespace EngageWeb {
      * is replaced (onReady fires when the new one is up).
      */
     readonly ready: boolean;
-    /** How many reports wait in the durable outbox for the endpoint to answer again. */
+    /**
+     * How many reports wait in the durable outbox for the endpoint to answer again (every tab's:
+     * another tab's report is counted a moment after it was made, once the browser has passed
+     * its localStorage write on to this tab).
+     */
     readonly queuedReports: number;
     /** The engage-web version (also how a second tag detects the first). */
     readonly engageWeb: string;
